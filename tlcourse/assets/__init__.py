@@ -1,0 +1,1 @@
+"""Course assets: pretrained models, data sets, and the one module that downloads."""

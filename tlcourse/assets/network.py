@@ -1,0 +1,75 @@
+"""The only place that downloads: short timeouts, offline detection and errors that name the fix."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import shutil
+import socket
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+TIMEOUT_SECONDS = 10
+PROBE_HOST = "download.pytorch.org"
+
+
+class DownloadError(RuntimeError):
+    """A file could not be fetched; the message says which, from where, and what to do instead."""
+
+
+@functools.lru_cache(maxsize=None)
+def is_online(host: str = PROBE_HOST, port: int = 443, timeout: float = 3.0) -> bool:
+    """True when `host` accepts a connection on `port` within `timeout` seconds (cached)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def use_offline_hubs() -> None:
+    """Tell Hugging Face tools not to reach for the hub when it cannot be reached (timm retries for ~47 s)."""
+    if not is_online("huggingface.co"):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download(url: str, dest: Path, sha256: str | None = None, hash_prefix: str | None = None,
+             alternative: str = "", timeout: float = TIMEOUT_SECONDS) -> Path:
+    """Fetch `url` to `dest`, checking its hash; give up within `timeout` seconds of silence."""
+    dest = Path(dest)
+    if dest.exists():
+        return dest
+    hint = f" Offline alternative: {alternative}" if alternative else ""
+    parts = urlparse(url)
+    host = parts.hostname or ""
+    if not is_online(host, parts.port or (80 if parts.scheme == "http" else 443)):
+        raise DownloadError(f"Cannot download {dest.name} from {url}: {host} is unreachable (offline?).{hint}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    print(f"Downloading {dest.name} from {url} ...")
+    with tempfile.NamedTemporaryFile(dir=dest.parent, delete=False) as tmp:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                shutil.copyfileobj(response, tmp)
+        except (urllib.error.URLError, OSError) as error:
+            Path(tmp.name).unlink(missing_ok=True)
+            raise DownloadError(f"Cannot download {dest.name} from {url}: {error}.{hint}") from error
+    got = sha256_of(Path(tmp.name))
+    if (sha256 and got != sha256) or (hash_prefix and not got.startswith(hash_prefix)):
+        Path(tmp.name).unlink(missing_ok=True)
+        raise DownloadError(f"{dest.name} from {url} has SHA-256 {got}, expected "
+                            f"{sha256 or hash_prefix + '...'}: the download is damaged; run again.")
+    os.replace(tmp.name, dest)
+    return dest

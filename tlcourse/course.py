@@ -1,0 +1,82 @@
+"""`make course`: run every lesson in order, save executed notebooks and HTML to build/, print a table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def lessons(folder: Path = ROOT / "notebooks") -> list[Path]:
+    """The lesson notebooks, in teaching order (NN_topic.ipynb)."""
+    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def run_lesson(notebook: Path, build: Path) -> dict:
+    """Execute one notebook; write build/NN_topic.ipynb and .html; return its table row."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from nbconvert import HTMLExporter
+
+    from tlcourse.profiles import active_profile
+
+    report = build / f"{notebook.stem}.json"
+    report.unlink(missing_ok=True)
+    os.environ["TLCOURSE_REPORT"] = str(report)
+    nb = nbformat.read(notebook, as_version=4)
+    start = time.perf_counter()
+    error = ""
+    try:
+        NotebookClient(nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    except CellExecutionError as failure:
+        error = str(failure).strip().splitlines()[-1][:120]
+    seconds = time.perf_counter() - start
+    nbformat.write(nb, build / notebook.name)
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    (build / f"{notebook.stem}.html").write_text(html)
+    result = json.loads(report.read_text()) if report.exists() else {}
+    return {"lesson": notebook.stem, "profile": active_profile().name, "seconds": round(seconds),
+            "key metric": f"{result['metric']} = {result['value']:.3f}" if result else "-",
+            "claim ok": bool(result.get("ok")) and not error, "error": error}
+
+
+def write_index(rows: list[dict], build: Path) -> None:
+    """build/index.html: one line per lesson with a link to its page."""
+    items = "\n".join(f"<tr><td><a href='{r['lesson']}.html'>{r['lesson']}</a></td><td>{r['profile']}</td>"
+                      f"<td>{r['seconds']}</td><td>{r['key metric']}</td><td>{'yes' if r['claim ok'] else 'NO'}</td></tr>"
+                      for r in rows)
+    (build / "index.html").write_text(
+        "<!doctype html><meta charset='utf-8'><title>tlcourse</title><h1>tlcourse: transfer learning</h1>"
+        "<table border=1 cellpadding=4><tr><th>lesson</th><th>profile</th><th>seconds</th><th>key metric</th>"
+        f"<th>claim ok</th></tr>{items}</table>")
+
+
+def main() -> int:
+    """Run the lessons (all, or those whose names contain the given words) and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("only", nargs="*", help="run only lessons whose file name contains one of these")
+    parser.add_argument("--build", type=Path, default=ROOT / "build")
+    args = parser.parse_args()
+    args.build.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for notebook in lessons():
+        if args.only and not any(word in notebook.name for word in args.only):
+            continue
+        print(f"running {notebook.name} ...", flush=True)
+        rows.append(run_lesson(notebook, args.build))
+    write_index(rows, args.build)
+    print(f"\n{'lesson':<36} {'profile':<8} {'seconds':>7}  {'key metric':<34} claim ok")
+    for r in rows:
+        print(f"{r['lesson']:<36} {r['profile']:<8} {r['seconds']:>7}  {r['key metric']:<34} "
+              f"{'yes' if r['claim ok'] else 'NO  ' + r['error']}")
+    print(f"\nExecuted notebooks and HTML pages: {args.build}/index.html")
+    return 0 if all(r["claim ok"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,133 @@
+"""DataLoaders from a registry name or your own folder of images, with checks that name the fix."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from tlcourse.assets.datasets import DATASETS, dataset_path, get_dataset_spec
+from tlcourse.assets.models import IMAGENET_STATS
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+VALID_FRACTION = 0.2
+
+
+class DataError(ValueError):
+    """The images are not usable as they are; the message says how to fix them."""
+
+
+@dataclass(frozen=True)
+class ImageSplit:
+    """Labelled image files split into training and validation lists of (path, label)."""
+
+    folder: Path
+    train: list[tuple[Path, str]]
+    valid: list[tuple[Path, str]]
+
+    @property
+    def classes(self) -> list[str]:
+        return sorted({label for _, label in self.train})
+
+
+def resolve_folder(source: str | Path, domain: str | None = None) -> Path:
+    """Folder of images for a registry name (optionally one of its domains) or a path."""
+    if isinstance(source, str) and source in DATASETS:
+        folder = dataset_path(source)
+        domains = get_dataset_spec(source).domains
+        if domains:
+            if domain not in domains:
+                raise DataError(f"{source} has domains {', '.join(domains)}: pass domain=... to pick one.")
+            folder = folder / domain
+        return folder
+    folder = Path(source).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"{folder} is not a folder. Pass a data-set name ({', '.join(DATASETS)}) "
+                        f"or a folder with one sub-folder of images per class.")
+    return folder
+
+
+def _images_by_class(folder: Path) -> dict[str, list[Path]]:
+    found = {}
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files = sorted(p for p in sub.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if files:
+            found[sub.name] = files
+    return found
+
+
+def _check_readable(files: list[Path]) -> None:
+    from PIL import Image
+    broken = []
+    for path in files:
+        try:
+            with Image.open(path) as image:
+                image.verify()
+        except Exception:  # PIL raises many kinds of error for a bad file
+            broken.append(path)
+    if broken:
+        listed = "\n  ".join(str(p) for p in broken[:10])
+        raise DataError(f"{len(broken)} file(s) are not readable images; delete or re-save them:\n  {listed}")
+
+
+def split_images(folder: Path, seed: int = 0) -> ImageSplit:
+    """Use train/ and valid/ sub-folders if present, else hold out a seeded 20% of each class."""
+    if (folder / "train").is_dir() and (folder / "valid").is_dir():
+        train_by_class, valid_by_class = _images_by_class(folder / "train"), _images_by_class(folder / "valid")
+    else:
+        train_by_class, valid_by_class = {}, {}
+        for label, files in _images_by_class(folder).items():
+            if len(files) < 2:
+                raise DataError(f"Class {label!r} in {folder} has 1 image; each class needs at least 2 "
+                                f"(one to train on, one to check with). Add images to {folder / label}.")
+            shuffled = random.Random(seed).sample(files, len(files))
+            n_valid = max(1, round(len(files) * VALID_FRACTION))
+            valid_by_class[label], train_by_class[label] = shuffled[:n_valid], shuffled[n_valid:]
+    if not train_by_class:
+        raise DataError(f"No images found in {folder}: put one sub-folder of images per class there, "
+                        f"e.g. {folder}/cats/1.jpg and {folder}/dogs/1.jpg.")
+    if len(train_by_class) < 2:
+        raise DataError(f"Only one class ({next(iter(train_by_class))!r}) in {folder}: a classifier needs "
+                        f"at least two sub-folders of images.")
+    unknown = set(valid_by_class) - set(train_by_class)
+    if unknown:
+        raise DataError(f"Classes {sorted(unknown)} have validation images but no training images in {folder}.")
+    train = [(p, label) for label, files in train_by_class.items() for p in files]
+    valid = [(p, label) for label, files in valid_by_class.items() for p in files]
+    _check_readable([p for p, _ in train + valid])
+    return ImageSplit(folder, train, valid)
+
+
+def take_per_class(items: list[tuple[Path, str]], n: int | None, seed: int = 0) -> list[tuple[Path, str]]:
+    """A seeded sample of at most `n` items of each class (all of them when n is None)."""
+    if n is None:
+        return list(items)
+    if n < 1:
+        raise DataError(f"images_per_class must be at least 1, not {n}.")
+    by_class: dict[str, list] = {}
+    for item in items:
+        by_class.setdefault(item[1], []).append(item)
+    rng = random.Random(seed)
+    return [item for label in sorted(by_class) for item in rng.sample(by_class[label], min(n, len(by_class[label])))]
+
+
+def image_dataloaders(source: str | Path, image_size: int, batch_size: int, images_per_class: int | None = None,
+                      seed: int = 0, stats=IMAGENET_STATS, domain: str | None = None, augment: bool = True,
+                      device: str | None = None):
+    """fastai DataLoaders: fixed validation split, `images_per_class` training images, resized and normalised."""
+    import torch
+    from fastai.vision.all import (CategoryBlock, DataBlock, ImageBlock, IndexSplitter, ItemGetter, Normalize,
+                                   Resize, aug_transforms)
+
+    from tlcourse.profiles import detect_device, seed_everything
+
+    split = split_images(resolve_folder(source, domain), seed=0)
+    train = take_per_class(split.train, images_per_class, seed)
+    items = train + split.valid
+    augmentations = aug_transforms(max_rotate=10.0, max_warp=0.0, max_zoom=1.1) if augment else []
+    block = DataBlock(blocks=(ImageBlock, CategoryBlock), get_x=ItemGetter(0), get_y=ItemGetter(1),
+                      splitter=IndexSplitter(range(len(train), len(items))), item_tfms=Resize(image_size),
+                      batch_tfms=[*augmentations, Normalize.from_stats(*stats)])
+    seed_everything(seed)
+    return block.dataloaders(items, bs=min(batch_size, len(train)), num_workers=0,
+                             device=torch.device(device or detect_device()))

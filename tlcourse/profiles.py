@@ -1,0 +1,87 @@
+"""Run profiles (smoke / cpu / full): how big each experiment is, and where it runs."""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+PROFILE_VARIABLE = "TLCOURSE_PROFILE"
+THREADS_VARIABLE = "TLCOURSE_THREADS"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes that one setting of the course uses; every lesson reads them from here."""
+
+    name: str
+    image_size: int
+    epochs: int
+    batch_size: int
+    seeds: tuple[int, ...]
+    description: str
+
+
+PROFILES = {
+    "smoke": Profile("smoke", image_size=128, epochs=6, batch_size=8, seeds=(0, 1),
+                     description="tiny runs for tests and a first look (about a minute a lesson)"),
+    "cpu": Profile("cpu", image_size=160, epochs=6, batch_size=8, seeds=(0, 1, 2),
+                   description="a laptop without a GPU (a few minutes a lesson)"),
+    "full": Profile("full", image_size=224, epochs=8, batch_size=8, seeds=(0, 1, 2, 3, 4),
+                    description="a GPU, as in Colab: full-size images, more epochs and seeds"),
+}
+
+
+def detect_device() -> str:
+    """Return 'cuda', 'mps' or 'cpu': the best device this machine has."""
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def active_profile() -> Profile:
+    """The profile named by TLCOURSE_PROFILE, else 'full' on a GPU and 'cpu' without one."""
+    name = os.environ.get(PROFILE_VARIABLE, "").strip().lower()
+    if not name:
+        name = "cpu" if detect_device() == "cpu" else "full"
+    if name not in PROFILES:
+        raise ValueError(f"{PROFILE_VARIABLE}={name!r} is not a profile: "
+                         f"set it to one of {', '.join(PROFILES)}.")
+    return PROFILES[name]
+
+
+def threads() -> int:
+    """CPU threads torch uses: TLCOURSE_THREADS if set, else torch's own choice."""
+    value = os.environ.get(THREADS_VARIABLE)
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{THREADS_VARIABLE}={value!r}: set it to a whole number of threads, e.g. 2.")
+        torch.set_num_threads(int(value))
+    return torch.get_num_threads()
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch so a run can be repeated."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def banner(seed: int = 0) -> str:
+    """Print and return: profile, device, online/offline and seed, on one line."""
+    from tlcourse import __version__
+    from tlcourse.assets.network import is_online
+
+    profile = active_profile()
+    device = detect_device()
+    where = f"{device} ({threads()} threads)" if device == "cpu" else device
+    line = (f"tlcourse {__version__} | profile {profile.name} | device {where} | "
+            f"{'online' if is_online() else 'offline'} | seed {seed}")
+    seed_everything(seed)
+    print(line)
+    return line

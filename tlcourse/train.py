@@ -1,0 +1,142 @@
+"""fastai training on registry models: fine-tuning and training from scratch, returning a Result."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from tlcourse.assets.models import body_of, build_model
+from tlcourse.profiles import seed_everything
+
+
+@dataclass
+class Result:
+    """What one training run gives: final validation accuracy, wall-clock seconds and the curve."""
+
+    model: str
+    pretrained: bool
+    accuracy: float
+    seconds: float
+    epochs: int
+    train_images: int
+    seed: int
+    history: list[float] = field(default_factory=list)  # validation accuracy after each epoch
+    epoch_seconds: list[float] = field(default_factory=list)  # cumulative training seconds per epoch
+
+
+def transfer_model(name: str, n_classes: int, pretrained: bool = True) -> nn.Sequential:
+    """The registry model's body (ImageNet weights or random) with a new fastai head for `n_classes`."""
+    from fastai.vision.all import apply_init, create_head, num_features_model
+    body = body_of(build_model(name, pretrained=pretrained), name)
+    head = create_head(num_features_model(body), n_classes, lin_ftrs=[], ps=0.25, first_bn=False)
+    apply_init(head, nn.init.kaiming_normal_)
+    return nn.Sequential(body, head)
+
+
+def _epoch_log():
+    from fastai.callback.core import Callback
+    from fastai.learner import Recorder
+
+    class EpochLog(Callback):
+        """Keep the validation accuracy and elapsed training time of every epoch, across fits."""
+
+        order = Recorder.order + 1
+
+        def __init__(self):
+            self.history, self.seconds, self.elapsed = [], [], 0.0
+
+        def before_epoch(self):
+            self.start = time.perf_counter()
+
+        def after_train(self):
+            self.elapsed += time.perf_counter() - self.start
+
+        def after_epoch(self):
+            self.history.append(float(self.learn.recorder.values[-1][-1]))
+            self.seconds.append(self.elapsed)
+
+    return EpochLog()
+
+
+def _body_batchnorm_in_eval_mode():
+    from fastai.callback.core import Callback
+
+    class BodyBatchNormInEvalMode(Callback):
+        """Keep the body's BatchNorm running statistics as ImageNet left them (tiny batches would spoil them)."""
+
+        def before_train(self):
+            for module in self.learn.model[0].modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
+
+    return BodyBatchNormInEvalMode()
+
+
+def _cpu_bfloat16():
+    from fastai.callback.core import Callback
+    from fastai.torch_core import to_float
+
+    class CPUBFloat16(Callback):
+        """bfloat16 autocast on the CPU (fastai's to_bf16 only autocasts on CUDA)."""
+
+        order = 10
+
+        def before_batch(self):
+            self.autocast = torch.autocast("cpu", dtype=torch.bfloat16)
+            self.autocast.__enter__()
+
+        def after_pred(self):
+            self.learn.pred = to_float(self.pred)
+
+        def after_loss(self):
+            self.autocast.__exit__(None, None, None)
+
+    return CPUBFloat16()
+
+
+def make_learner(dls, name: str, pretrained: bool = True, train_bn: bool = False,
+                 keep_bn_stats: bool | None = None, mixed_precision: bool = False):
+    """A fastai Learner with [body, head] parameter groups, so freeze() leaves only the head training.
+
+    Pretrained bodies keep ImageNet's BatchNorm statistics (keep_bn_stats) and, when frozen, their
+    BatchNorm weights too (train_bn=False): fastai's defaults retrain both, which hurts on tiny data.
+    """
+    from fastai.vision.all import CrossEntropyLossFlat, Learner, accuracy, default_split
+    model = transfer_model(name, len(dls.vocab), pretrained)
+    learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), metrics=accuracy,
+                    splitter=default_split, train_bn=train_bn)
+    if pretrained if keep_bn_stats is None else keep_bn_stats:
+        learn.add_cb(_body_batchnorm_in_eval_mode())
+    if mixed_precision:
+        if dls.device.type == "cuda":
+            learn.to_bf16() if torch.cuda.is_bf16_supported() else learn.to_fp16()
+        elif dls.device.type == "cpu":
+            learn.add_cb(_cpu_bfloat16())
+    return learn
+
+
+def _run(dls, name: str, pretrained: bool, seed: int, epochs: int, fit) -> Result:
+    seed_everything(seed)
+    learn = make_learner(dls, name, pretrained)
+    log = _epoch_log()
+    with learn.no_bar(), learn.no_logging():
+        learn.add_cb(log)
+        fit(learn)
+    return Result(name, pretrained, log.history[-1], log.elapsed, epochs, len(dls.train_ds), seed,
+                  log.history, log.seconds)
+
+
+def fine_tune(dls, name: str, epochs: int, freeze_epochs: int = 1, base_lr: float = 2e-3, seed: int = 0) -> Result:
+    """Pretrained body + new head: `freeze_epochs` head-only, then the rest with everything unfrozen."""
+    if epochs <= freeze_epochs:
+        raise ValueError(f"epochs ({epochs}) must exceed freeze_epochs ({freeze_epochs}).")
+    return _run(dls, name, True, seed, epochs,
+                lambda learn: learn.fine_tune(epochs - freeze_epochs, base_lr=base_lr, freeze_epochs=freeze_epochs))
+
+
+def train_from_scratch(dls, name: str, epochs: int, lr: float = 3e-3, seed: int = 0) -> Result:
+    """The same architecture, randomly initialised, trained end to end with one-cycle."""
+    return _run(dls, name, False, seed, epochs, lambda learn: learn.fit_one_cycle(epochs, lr))
