@@ -23,7 +23,7 @@ debian-packages:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -z "$$missing" ]; then exit 0; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-		echo "Installing Debian packages for the offline data: $$missing"; \
+		echo "Installing Debian packages for the offline data:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	else \
 		echo "The offline data sets need the Debian packages:" $$missing; \
@@ -40,7 +40,7 @@ course: setup
 	$(BIN)/python -m tlcourse.course
 
 lab: setup
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 gpu-check: setup
 	TLCOURSE_PROFILE=full $(BIN)/python -m tlcourse.experiments

@@ -27,21 +27,25 @@ def run_lesson(notebook: Path, build: Path) -> dict:
 
     report = build / f"{notebook.stem}.json"
     report.unlink(missing_ok=True)
-    os.environ["TLCOURSE_REPORT"] = str(report)
     nb = nbformat.read(notebook, as_version=4)
+    client = NotebookClient(nb, timeout=3600, kernel_name="python3",
+                            resources={"metadata": {"path": str(notebook.parent)}})
+    os.environ["TLCOURSE_REPORT"] = str(report)  # the kernel inherits it
     start = time.perf_counter()
     error = ""
     try:
-        NotebookClient(nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}).execute()
+        client.execute()
     except CellExecutionError as failure:
         error = str(failure).strip().splitlines()[-1][:120]
+    finally:
+        del os.environ["TLCOURSE_REPORT"]
     seconds = time.perf_counter() - start
     nbformat.write(nb, build / notebook.name)
     html, _ = HTMLExporter().from_notebook_node(nb)
     (build / f"{notebook.stem}.html").write_text(html)
     result = json.loads(report.read_text()) if report.exists() else {}
     return {"lesson": notebook.stem, "profile": active_profile().name, "seconds": round(seconds),
-            "key metric": f"{result['metric']} = {result['value']:.3f}" if result else "-",
+            "key metric": f"{result['metric']} = {round(result['value'], 3)}" if result else "-",
             "claim ok": bool(result.get("ok")) and not error, "error": error}
 
 

@@ -63,8 +63,10 @@ def main() -> None:
     """`make gpu-check`: lesson 01's experiment in the active profile, as a short table."""
     import time
 
-    from tlcourse.profiles import banner
+    from tlcourse.profiles import banner, detect_device
     banner()
+    if detect_device() == "cpu":
+        print("No GPU found: this runs the same experiment on the CPU, which takes several minutes.")
     start = time.perf_counter()
     comparison = pretrained_vs_scratch()
     print(comparison.table().to_string(index=False))

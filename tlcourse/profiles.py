@@ -27,9 +27,9 @@ class Profile:
 
 PROFILES = {
     "smoke": Profile("smoke", image_size=128, epochs=6, batch_size=8, seeds=(0, 1),
-                     description="tiny runs for tests and a first look (about a minute a lesson)"),
+                     description="tiny runs for tests and a first look, about a minute a lesson"),
     "cpu": Profile("cpu", image_size=160, epochs=6, batch_size=8, seeds=(0, 1, 2),
-                   description="a laptop without a GPU (a few minutes a lesson)"),
+                   description="a laptop without a GPU, a few minutes a lesson"),
     "full": Profile("full", image_size=224, epochs=8, batch_size=8, seeds=(0, 1, 2, 3, 4),
                     description="a GPU, as in Colab: full-size images, more epochs and seeds"),
 }

@@ -24,6 +24,16 @@ def environment_table():
     return pd.DataFrame(rows)
 
 
+def profiles_table():
+    """The three profiles side by side."""
+    import dataclasses
+
+    import pandas as pd
+
+    from tlcourse.profiles import PROFILES
+    return pd.DataFrame([dataclasses.asdict(p) for p in PROFILES.values()]).set_index("name")
+
+
 def models_table():
     """Every registry model: offline or online, on disk or not, input size, ImageNet top-1, licence."""
     import pandas as pd
