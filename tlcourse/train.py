@@ -6,6 +6,14 @@ import time
 from dataclasses import dataclass, field
 
 import torch
+from fastai.callback import fp16, progress, schedule  # noqa: F401  (they add to_fp16, no_bar, fine_tune to Learner)
+from fastai.callback.core import Callback
+from fastai.callback.hook import num_features_model
+from fastai.learner import Learner, Recorder
+from fastai.losses import CrossEntropyLossFlat
+from fastai.metrics import accuracy
+from fastai.torch_core import apply_init, to_float
+from fastai.vision.learner import create_head, default_split
 from torch import nn
 
 from tlcourse.assets.models import body_of, build_model
@@ -14,7 +22,7 @@ from tlcourse.profiles import seed_everything
 
 @dataclass
 class Result:
-    """What one training run gives: final validation accuracy, wall-clock seconds and the curve."""
+    """What one training run gives: final validation accuracy, training seconds (validation excluded), the curve."""
 
     model: str
     pretrained: bool
@@ -28,73 +36,58 @@ class Result:
 
 
 def transfer_model(name: str, n_classes: int, pretrained: bool = True) -> nn.Sequential:
-    """The registry model's body (ImageNet weights or random) with a new fastai head for `n_classes`."""
-    from fastai.vision.all import apply_init, create_head, num_features_model
+    """The registry model's body (ImageNet weights or random) with a new fastai head for `n_classes`.
+
+    The head is pooling, dropout and one linear layer: small, to suit a few dozen training photos.
+    """
     body = body_of(build_model(name, pretrained=pretrained), name)
     head = create_head(num_features_model(body), n_classes, lin_ftrs=[], ps=0.25, first_bn=False)
     apply_init(head, nn.init.kaiming_normal_)
     return nn.Sequential(body, head)
 
 
-def _epoch_log():
-    from fastai.callback.core import Callback
-    from fastai.learner import Recorder
+class EpochLog(Callback):
+    """Keep the validation accuracy and elapsed training time of every epoch, across fits."""
 
-    class EpochLog(Callback):
-        """Keep the validation accuracy and elapsed training time of every epoch, across fits."""
+    order = Recorder.order + 1
 
-        order = Recorder.order + 1
+    def __init__(self):
+        self.history, self.seconds, self.elapsed = [], [], 0.0
 
-        def __init__(self):
-            self.history, self.seconds, self.elapsed = [], [], 0.0
+    def before_epoch(self):
+        self.start = time.perf_counter()
 
-        def before_epoch(self):
-            self.start = time.perf_counter()
+    def after_train(self):
+        self.elapsed += time.perf_counter() - self.start
 
-        def after_train(self):
-            self.elapsed += time.perf_counter() - self.start
-
-        def after_epoch(self):
-            self.history.append(float(self.learn.recorder.values[-1][-1]))
-            self.seconds.append(self.elapsed)
-
-    return EpochLog()
+    def after_epoch(self):
+        self.history.append(float(self.learn.recorder.values[-1][-1]))
+        self.seconds.append(self.elapsed)
 
 
-def _body_batchnorm_in_eval_mode():
-    from fastai.callback.core import Callback
+class BodyBatchNormInEvalMode(Callback):
+    """Keep the body's BatchNorm running statistics as ImageNet left them (tiny batches would spoil them)."""
 
-    class BodyBatchNormInEvalMode(Callback):
-        """Keep the body's BatchNorm running statistics as ImageNet left them (tiny batches would spoil them)."""
-
-        def before_train(self):
-            for module in self.learn.model[0].modules():
-                if isinstance(module, nn.modules.batchnorm._BatchNorm):
-                    module.eval()
-
-    return BodyBatchNormInEvalMode()
+    def before_train(self):
+        for module in self.learn.model[0].modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
 
 
-def _cpu_bfloat16():
-    from fastai.callback.core import Callback
-    from fastai.torch_core import to_float
+class CPUBFloat16(Callback):
+    """bfloat16 autocast on the CPU (fastai's to_bf16 only autocasts on CUDA)."""
 
-    class CPUBFloat16(Callback):
-        """bfloat16 autocast on the CPU (fastai's to_bf16 only autocasts on CUDA)."""
+    order = 10
 
-        order = 10
+    def before_batch(self):
+        self.autocast = torch.autocast("cpu", dtype=torch.bfloat16)
+        self.autocast.__enter__()
 
-        def before_batch(self):
-            self.autocast = torch.autocast("cpu", dtype=torch.bfloat16)
-            self.autocast.__enter__()
+    def after_pred(self):
+        self.learn.pred = to_float(self.pred)
 
-        def after_pred(self):
-            self.learn.pred = to_float(self.pred)
-
-        def after_loss(self):
-            self.autocast.__exit__(None, None, None)
-
-    return CPUBFloat16()
+    def after_loss(self):
+        self.autocast.__exit__(None, None, None)
 
 
 def make_learner(dls, name: str, pretrained: bool = True, train_bn: bool = False,
@@ -105,26 +98,25 @@ def make_learner(dls, name: str, pretrained: bool = True, train_bn: bool = False
     BatchNorm weights too (train_bn=False): fastai's defaults retrain both, which hurts on tiny data.
     Mixed precision is on by default on a GPU; on the CPU bfloat16 is opt-in (it did not speed up our models).
     """
-    from fastai.vision.all import CrossEntropyLossFlat, Learner, accuracy, default_split
     model = transfer_model(name, len(dls.vocab), pretrained)
     learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), metrics=accuracy,
                     splitter=default_split, train_bn=train_bn)
     if pretrained if keep_bn_stats is None else keep_bn_stats:
-        learn.add_cb(_body_batchnorm_in_eval_mode())
+        learn.add_cb(BodyBatchNormInEvalMode())
     if mixed_precision is None:
         mixed_precision = dls.device.type == "cuda"
     if mixed_precision:
         if dls.device.type == "cuda":
             learn.to_bf16() if torch.cuda.is_bf16_supported() else learn.to_fp16()
         elif dls.device.type == "cpu":
-            learn.add_cb(_cpu_bfloat16())
+            learn.add_cb(CPUBFloat16())
     return learn
 
 
 def _run(dls, name: str, pretrained: bool, seed: int, epochs: int, fit) -> Result:
     seed_everything(seed)
     learn = make_learner(dls, name, pretrained)
-    log = _epoch_log()
+    log = EpochLog()
     with learn.no_bar(), learn.no_logging():
         learn.add_cb(log)
         fit(learn)
