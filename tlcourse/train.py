@@ -32,7 +32,6 @@ class Result:
     train_images: int
     seed: int
     history: list[float] = field(default_factory=list)  # validation accuracy after each epoch
-    epoch_seconds: list[float] = field(default_factory=list)  # cumulative training seconds per epoch
 
 
 def transfer_model(name: str, n_classes: int, pretrained: bool = True) -> nn.Sequential:
@@ -52,7 +51,7 @@ class EpochLog(Callback):
     order = Recorder.order + 1
 
     def __init__(self):
-        self.history, self.seconds, self.elapsed = [], [], 0.0
+        self.history, self.elapsed = [], 0.0
 
     def before_epoch(self):
         self.start = time.perf_counter()
@@ -62,7 +61,6 @@ class EpochLog(Callback):
 
     def after_epoch(self):
         self.history.append(float(self.learn.recorder.values[-1][-1]))
-        self.seconds.append(self.elapsed)
 
 
 class BodyBatchNormInEvalMode(Callback):
@@ -121,7 +119,7 @@ def _run(dls, name: str, pretrained: bool, seed: int, epochs: int, fit) -> Resul
         learn.add_cb(log)
         fit(learn)
     return Result(name, pretrained, log.history[-1], log.elapsed, epochs, len(dls.train_ds), seed,
-                  log.history, log.seconds)
+                  log.history)
 
 
 def fine_tune(dls, name: str, epochs: int, freeze_epochs: int = 1, base_lr: float = 2e-3, seed: int = 0) -> Result:
