@@ -76,3 +76,141 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@dataclass
+class DepthProbe:
+    """Linear-probe accuracy on features taken after each body stage, one row per seed."""
+
+    model: str
+    accuracies: list[list[float]]  # [seed][stage]
+
+    @property
+    def mean_by_stage(self) -> list[float]:
+        return [statistics.mean(column) for column in zip(*self.accuracies)]
+
+
+def depth_probe(dataset: str = "photos5", model: str = "efficientnet_lite0", images_per_class: int = 10,
+                profile: Profile | None = None, domain: str | None = None) -> DepthProbe:
+    """Lesson 02: how well a linear classifier separates the classes using each stage's features."""
+    from tlcourse.features import extract_features, linear_probe
+    profile = profile or active_profile()
+    rows = []
+    for seed in profile.seeds:
+        dls = image_dataloaders(dataset, profile.image_size, profile.batch_size, images_per_class, seed=seed,
+                                stats=get_model_spec(model).stats, augment=False, domain=domain)
+        rows.append([linear_probe(extract_features(dls, model, stage)) for stage in range(5)])
+    return DepthProbe(model, rows)
+
+
+def cpu_latency_ms(model, input_size: int, repeats: int = 5) -> float:
+    """Median milliseconds for one image through the model on the CPU (after one warm-up)."""
+    import time
+
+    import torch
+    model = model.eval().cpu()
+    x = torch.zeros(1, 3, input_size, input_size)
+    times = []
+    with torch.inference_mode():
+        for _ in range(repeats + 1):
+            start = time.perf_counter()
+            model(x)
+            times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times[1:])
+
+
+def model_zoo(names: list[str] | None = None):
+    """Lesson 02: parameters, input size, ImageNet top-1 and measured CPU latency of the models on disk."""
+    import pandas as pd
+
+    from tlcourse.assets.models import build_model, count_parameters, is_available, model_names
+    rows = []
+    for name in names or [n for n in model_names() if is_available(n)]:
+        spec, model = get_model_spec(name), build_model(name)
+        rows.append({"model": name, "parameters (M)": round(count_parameters(model) / 1e6, 1),
+                     "input": spec.input_size, "ImageNet top-1 %": spec.imagenet_top1,
+                     "CPU ms / image": round(cpu_latency_ms(model, spec.input_size), 1)})
+    return pd.DataFrame(rows).set_index("model")
+
+
+@dataclass
+class HeadOnly:
+    """A new head trained on cached frozen-body features, per seed."""
+
+    runs: list[Result]
+    feature_seconds: list[float]
+
+    @property
+    def accuracy(self) -> float:
+        return statistics.mean(r.accuracy for r in self.runs)
+
+    @property
+    def slowest_seconds(self) -> float:
+        """The longest features-plus-head time of any seed."""
+        return max(f + r.seconds for f, r in zip(self.feature_seconds, self.runs))
+
+
+def head_on_frozen_features(dataset: str = "photos5", model: str = "efficientnet_lite0", images_per_class: int = 10,
+                            epochs: int = 20, profile: Profile | None = None) -> HeadOnly:
+    """Lesson 04: compute the frozen body's features once, then train only a new head on them."""
+    from tlcourse.features import cached_head, extract_features
+    profile = profile or active_profile()
+    runs, seconds = [], []
+    for seed in profile.seeds:
+        dls = image_dataloaders(dataset, profile.image_size, profile.batch_size, images_per_class, seed=seed,
+                                stats=get_model_spec(model).stats, augment=False)
+        features = extract_features(dls, model)
+        runs.append(cached_head(features, epochs, seed=seed))
+        seconds.append(features.seconds)
+        print(f"seed {seed}: features {features.seconds:.1f} s, head {runs[-1].seconds:.1f} s, "
+              f"accuracy {runs[-1].accuracy:.2f}")
+    return HeadOnly(runs, seconds)
+
+
+@dataclass
+class SweepPoint:
+    """One run of a sweep: the setting, what it trained and what it reached."""
+
+    setting: int
+    trainable_parameters: int
+    accuracy: float
+    seconds: float
+    seed: int
+
+
+@dataclass
+class Sweep:
+    """Runs over a setting (e.g. frozen stages), with per-setting means."""
+
+    name: str
+    points: list[SweepPoint]
+
+    def settings(self) -> list[int]:
+        return sorted({p.setting for p in self.points})
+
+    def mean(self, field: str) -> list[float]:
+        """Mean of `accuracy`, `seconds` or `trainable_parameters` for each setting."""
+        return [statistics.mean(getattr(p, field) for p in self.points if p.setting == s) for s in self.settings()]
+
+
+def freeze_depth_sweep(dataset: str = "photos5", model: str = "efficientnet_lite0", images_per_class: int = 10,
+                       profile: Profile | None = None) -> Sweep:
+    """Lesson 03: freeze the first k body stages (k = 0..5), train the rest with discriminative learning rates."""
+    from tlcourse.assets.models import count_parameters
+    from tlcourse.train import EpochLog, make_learner, quiet
+    profile = profile or active_profile()
+    points = []
+    for seed in profile.seeds[:profile.sweep_seeds]:
+        dls = image_dataloaders(dataset, profile.image_size, profile.batch_size, images_per_class, seed=seed,
+                                stats=get_model_spec(model).stats)
+        for k in range(6):
+            learn = make_learner(dls, model)
+            learn.freeze_to(k)
+            log = EpochLog()
+            with quiet(learn):
+                learn.add_cb(log)
+                learn.fit_one_cycle(profile.epochs, slice(3e-5, 3e-3))
+            points.append(SweepPoint(k, count_parameters(learn.model, trainable_only=True), log.history[-1],
+                                     log.elapsed, seed))
+            print(f"seed {seed}, {k} stages frozen: accuracy {log.history[-1]:.2f} in {log.elapsed:.1f} s")
+    return Sweep("stages frozen", points)

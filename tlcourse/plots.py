@@ -41,3 +41,64 @@ def plot_top_k(image, predictions: list[tuple[str, float]], title: str = ""):
     right.set(xlim=(0, 1), xlabel="probability", title=title)
     fig.tight_layout()
     return fig
+
+
+def plot_filters(weight, columns: int = 8):
+    """First-layer convolution filters (out, 3, k, k) as small colour images, each rescaled to 0-1."""
+    import numpy as np
+    weight = weight.detach().cpu().float()
+    rows = int(np.ceil(len(weight) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns, rows))
+    for ax, kernel in zip(axes.flat, weight):
+        kernel = (kernel - kernel.min()) / (kernel.max() - kernel.min() + 1e-8)
+        ax.imshow(kernel.permute(1, 2, 0).numpy(), interpolation="nearest")
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.suptitle(f"{len(weight)} first-layer filters ({weight.shape[-1]}x{weight.shape[-1]} pixels, RGB)")
+    return fig
+
+
+def plot_activations(image, stage_outputs: list, channels: int = 6):
+    """The input photo, then the most active channels after a few body stages (brighter = stronger)."""
+    fig, axes = plt.subplots(len(stage_outputs), channels + 1, figsize=(1.6 * (channels + 1), 1.7 * len(stage_outputs)))
+    for row, (stage, activation) in zip(axes, stage_outputs):
+        row[0].imshow(image)
+        row[0].set_title("input" if stage == stage_outputs[0][0] else "", fontsize=8)
+        strongest = activation.mean(dim=(1, 2)).argsort(descending=True)[:channels]
+        for ax, channel in zip(row[1:], strongest):
+            ax.imshow(activation[channel].numpy(), cmap="magma")
+            ax.set_title(f"stage {stage} ch {int(channel)}", fontsize=8)
+        for ax in row:
+            ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_depth_probe(probe):
+    """Linear-probe accuracy against body stage, one faint line per seed and the mean."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    stages = range(len(probe.mean_by_stage))
+    for row in probe.accuracies:
+        ax.plot(stages, row, color="tab:blue", alpha=0.3, marker="o")
+    ax.plot(stages, probe.mean_by_stage, color="tab:blue", marker="o", linewidth=2.5, label="mean over seeds")
+    ax.axhline(0.2, color="grey", linestyle=":", label="chance")
+    ax.set(xlabel="body stage (0 = first, 4 = last)", ylabel="linear-probe accuracy", ylim=(0, 1),
+           xticks=list(stages), title=f"What a straight line can separate, stage by stage ({probe.model})")
+    ax.legend()
+    return fig
+
+
+def plot_sweep(sweep, xlabel: str):
+    """Accuracy (left axis) and training seconds (right axis) against the sweep's setting."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    settings = sweep.settings()
+    for point in sweep.points:
+        ax.scatter(point.setting, point.accuracy, color="tab:blue", alpha=0.35, s=15)
+    ax.plot(settings, sweep.mean("accuracy"), color="tab:blue", marker="o", label="accuracy")
+    ax.set(xlabel=xlabel, ylabel="validation accuracy", ylim=(0, 1), xticks=settings)
+    seconds = ax.twinx()
+    seconds.plot(settings, sweep.mean("seconds"), color="tab:red", marker="s", linestyle="--", label="seconds")
+    seconds.set(ylabel="training seconds", ylim=(0, None))
+    fig.legend(loc="lower center", ncol=2, bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout()
+    return fig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -13,7 +14,8 @@ from fastai.learner import Learner, Recorder
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from fastai.torch_core import apply_init, to_float
-from fastai.vision.learner import create_head, default_split
+from fastai.torch_core import params
+from fastai.vision.learner import create_head
 from torch import nn
 
 from tlcourse.assets.models import body_of, build_model
@@ -43,6 +45,11 @@ def transfer_model(name: str, n_classes: int, pretrained: bool = True) -> nn.Seq
     head = create_head(num_features_model(body), n_classes, lin_ftrs=[], ps=0.25, first_bn=False)
     apply_init(head, nn.init.kaiming_normal_)
     return nn.Sequential(body, head)
+
+
+def stage_split(model: nn.Sequential) -> list:
+    """Parameter groups: one per body stage, then the head (so freeze_to(k) freezes the first k stages)."""
+    return [params(stage) for stage in model[0]] + [params(model[1])]
 
 
 class EpochLog(Callback):
@@ -90,7 +97,7 @@ class CPUBFloat16(Callback):
 
 def make_learner(dls, name: str, pretrained: bool = True, train_bn: bool = False,
                  keep_bn_stats: bool | None = None, mixed_precision: bool | None = None):
-    """A fastai Learner with [body, head] parameter groups, so freeze() leaves only the head training.
+    """A fastai Learner with a parameter group per body stage and one for the head.
 
     Pretrained bodies keep ImageNet's BatchNorm statistics (keep_bn_stats) and, when frozen, their
     BatchNorm weights too (train_bn=False): fastai's defaults retrain both, which hurts on tiny data.
@@ -98,7 +105,7 @@ def make_learner(dls, name: str, pretrained: bool = True, train_bn: bool = False
     """
     model = transfer_model(name, len(dls.vocab), pretrained)
     learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), metrics=accuracy,
-                    splitter=default_split, train_bn=train_bn)
+                    splitter=stage_split, train_bn=train_bn)
     if pretrained if keep_bn_stats is None else keep_bn_stats:
         learn.add_cb(BodyBatchNormInEvalMode())
     if mixed_precision is None:
@@ -111,11 +118,18 @@ def make_learner(dls, name: str, pretrained: bool = True, train_bn: bool = False
     return learn
 
 
+@contextmanager
+def quiet(learn: Learner):
+    """No progress bars and no per-epoch tables while training."""
+    with learn.no_bar(), learn.no_logging():
+        yield learn
+
+
 def _run(dls, name: str, pretrained: bool, seed: int, epochs: int, fit) -> Result:
     seed_everything(seed)
     learn = make_learner(dls, name, pretrained)
     log = EpochLog()
-    with learn.no_bar(), learn.no_logging():
+    with quiet(learn):
         learn.add_cb(log)
         fit(learn)
     return Result(name, pretrained, log.history[-1], log.elapsed, epochs, len(dls.train_ds), seed,

@@ -202,9 +202,33 @@ def _rename_by_order(state: dict, target: dict, name: str) -> dict:
 
 
 def body_of(model: nn.Module, name: str) -> nn.Sequential:
-    """The convolutional body: the network without its pooling and 1,000-class classifier."""
+    """The convolutional body (no pooling, no 1,000-class classifier) as a Sequential of stages.
+
+    Stage k holds the blocks whose output is 2**(k+1) times smaller than the input, so every
+    network here has five stages: from edges and colours (stage 0) to object parts (stage 4).
+    """
     children = [c for n, c in model.named_children() if n != "AuxLogits"]
-    return nn.Sequential(*children[:get_model_spec(name).body_layers])
+    blocks = []
+    for child in children[:get_model_spec(name).body_layers]:
+        blocks.extend(child.children() if isinstance(child, nn.Sequential) else [child])
+    return _group_by_stride(blocks)
+
+
+def _group_by_stride(blocks: list[nn.Module], probe_size: int = 224) -> nn.Sequential:
+    import math
+    x = torch.zeros(1, 3, probe_size, probe_size)
+    stages: list[list[nn.Module]] = []
+    training = [b.training for b in blocks]
+    with torch.no_grad():
+        for block in blocks:
+            x = block.eval()(x)
+            stage = max(0, round(math.log2(probe_size / x.shape[-1])) - 1)
+            while len(stages) <= stage:
+                stages.append([])
+            stages[stage].append(block)
+    for block, mode in zip(blocks, training):
+        block.train(mode)
+    return nn.Sequential(*(nn.Sequential(*stage) for stage in stages if stage))
 
 
 @lru_cache(maxsize=1)

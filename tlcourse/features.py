@@ -1,0 +1,99 @@
+"""Frozen-body features: computed once, then reused to train heads and probes in seconds."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+from fastai.data.core import DataLoaders
+from fastai.data.load import DataLoader
+from fastai.learner import Learner
+from fastai.losses import CrossEntropyLossFlat
+from fastai.metrics import accuracy
+from fastai.vision.learner import create_head
+from torch import nn
+
+from tlcourse.assets.models import body_of, build_model
+from tlcourse.profiles import seed_everything
+from tlcourse.train import EpochLog, Result, quiet
+
+
+@dataclass
+class FeatureSet:
+    """Pooled body features and labels for a training and a validation split."""
+
+    model: str
+    stage: int  # features after this body stage (4 = the whole body)
+    train: torch.Tensor
+    train_labels: torch.Tensor
+    valid: torch.Tensor
+    valid_labels: torch.Tensor
+    seconds: float  # time taken to compute them
+
+    @property
+    def n_classes(self) -> int:
+        return int(max(self.train_labels.max(), self.valid_labels.max())) + 1
+
+
+def pool(activations: torch.Tensor) -> torch.Tensor:
+    """Average- and max-pool each channel and concatenate, as fastai's AdaptiveConcatPool2d does."""
+    return torch.cat([activations.amax(dim=(2, 3)), activations.mean(dim=(2, 3))], dim=1)
+
+
+@torch.no_grad()
+def _run(body: nn.Module, loader) -> tuple[torch.Tensor, torch.Tensor]:
+    features, labels = [], []
+    for x, y in loader:
+        features.append(pool(body(x)).float().cpu())
+        labels.append(y.cpu())
+    return torch.cat(features), torch.cat(labels)
+
+
+def extract_features(dls, name: str, stage: int = 4, pretrained: bool = True) -> FeatureSet:
+    """Run the frozen body (up to `stage`) once over un-augmented training and validation images."""
+    body = body_of(build_model(name, pretrained=pretrained), name)[:stage + 1].eval().to(dls.device)
+    start = time.perf_counter()
+    train = _run(body, dls.train.new(shuffle=False, drop_last=False, after_batch=dls.valid.after_batch))
+    valid = _run(body, dls.valid)
+    return FeatureSet(name, stage, *train, *valid, time.perf_counter() - start)
+
+
+@torch.no_grad()
+def stage_activations(name: str, image, image_size: int = 224) -> list[tuple[int, torch.Tensor]]:
+    """Activations (channels, height, width) after each body stage for one PIL image."""
+    from tlcourse.assets.models import imagenet_transform
+    body = body_of(build_model(name), name).eval()
+    x = imagenet_transform(name)(image.convert("RGB")).unsqueeze(0)
+    outputs = []
+    for index, stage in enumerate(body):
+        x = stage(x)
+        outputs.append((index, x[0].clone()))
+    return outputs
+
+
+def cached_head(features: FeatureSet, epochs: int, lr: float = 1e-2, batch_size: int = 8, seed: int = 0) -> Result:
+    """Train the same head `train.transfer_model` uses, on cached features: no images, no body."""
+    seed_everything(seed)
+    n_features = features.train.shape[1]
+    head = create_head(n_features, features.n_classes, lin_ftrs=[], ps=0.25, first_bn=False, pool=False)
+    train = list(zip(features.train, features.train_labels))
+    valid = list(zip(features.valid, features.valid_labels))
+    dls = DataLoaders(DataLoader(train, bs=batch_size, shuffle=True, drop_last=True),
+                      DataLoader(valid, bs=64))
+    learn = Learner(dls, head, loss_func=CrossEntropyLossFlat(), metrics=accuracy)
+    log = EpochLog()
+    with quiet(learn):
+        learn.add_cb(log)
+        learn.fit_one_cycle(epochs, lr)
+    return Result(features.model, True, log.history[-1], log.elapsed, epochs, len(train), seed, log.history)
+
+
+def linear_probe(features: FeatureSet) -> float:
+    """Validation accuracy of a logistic regression on the features (standardised, L2-regularised)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
+    probe.fit(features.train.numpy(), features.train_labels.numpy())
+    return float(probe.score(features.valid.numpy(), features.valid_labels.numpy()))
