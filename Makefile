@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEBIAN_PACKAGES := tuxpaint-stamps-default opencv-doc
 
-.PHONY: setup install debian-packages data test course lab gpu-check clean
+.PHONY: setup install debian-packages data test course lab bench gpu-check clean
 
 setup: install data
 
@@ -41,6 +41,9 @@ course: setup
 
 lab: setup
 	$(BIN)/jupyter lab notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+
+bench: setup
+	$(BIN)/python benchmarks/feature_cache.py
 
 gpu-check: setup
 	TLCOURSE_PROFILE=full $(BIN)/python -m tlcourse.experiments

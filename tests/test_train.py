@@ -47,3 +47,17 @@ def test_fastai_defaults_would_have_moved_the_batchnorm_statistics(dls):
 def test_fine_tune_needs_epochs_beyond_the_frozen_ones(dls):
     with pytest.raises(ValueError, match="must exceed"):
         fine_tune(dls, "mobilenet_v2", epochs=1, freeze_epochs=1)
+
+
+def test_seconds_to_reach_reads_the_curve():
+    result = Result("m", True, 0.6, 3.0, 3, 10, 0, history=[0.2, 0.55, 0.6], epoch_seconds=[1.0, 2.0, 3.0])
+    assert result.seconds_to_reach(0.5) == 2.0 and result.seconds_to_reach(0.9) == float("inf")
+
+
+def test_a_frozen_body_step_costs_fewer_flops_than_a_full_step():
+    from tlcourse.cost import training_step_flops
+    from tlcourse.train import transfer_model
+    net = transfer_model("mobilenet_v2", 5, pretrained=False)
+    frozen, full = (training_step_flops(net, 64, 2, frozen_body=f) for f in (True, False))
+    assert 0 < frozen < full <= 3.5 * frozen  # backward costs about twice the forward pass
+    assert all(p.requires_grad for p in net.parameters())

@@ -113,8 +113,11 @@ def take_per_class(items: list[tuple[Path, str]], n: int | None, seed: int = 0) 
 
 def image_dataloaders(source: str | Path, image_size: int, batch_size: int, images_per_class: int | None = None,
                       seed: int = 0, stats=IMAGENET_STATS, domain: str | None = None, augment: bool = True,
-                      device: str | None = None):
-    """fastai DataLoaders: fixed validation split, `images_per_class` training images, resized and normalised."""
+                      device: str | None = None, valid_per_class: int | None = None):
+    """fastai DataLoaders: fixed validation split, `images_per_class` training images, resized and normalised.
+
+    `valid_per_class` validates on a fixed subset (seed 0) of the validation split, for quicker epochs.
+    """
     import torch
     from fastai.vision.all import (CategoryBlock, DataBlock, ImageBlock, IndexSplitter, ItemGetter, Normalize,
                                    Resize, aug_transforms)
@@ -123,7 +126,7 @@ def image_dataloaders(source: str | Path, image_size: int, batch_size: int, imag
 
     split = split_images(resolve_folder(source, domain), seed=0)
     train = take_per_class(split.train, images_per_class, seed)
-    items = train + split.valid
+    items = train + take_per_class(split.valid, valid_per_class, seed=0)
     augmentations = aug_transforms(max_rotate=10.0, max_warp=0.0, max_zoom=1.1) if augment else []
     block = DataBlock(blocks=(ImageBlock, CategoryBlock), get_x=ItemGetter(0), get_y=ItemGetter(1),
                       splitter=IndexSplitter(range(len(train), len(items))), item_tfms=Resize(image_size),

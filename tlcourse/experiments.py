@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from tlcourse.assets.models import get_model_spec
 from tlcourse.data import image_dataloaders
-from tlcourse.profiles import Profile, active_profile
+from tlcourse.profiles import Profile, active_profile, seed_everything
 from tlcourse.train import Result, fine_tune, train_from_scratch
 
 
@@ -214,3 +214,120 @@ def freeze_depth_sweep(dataset: str = "photos5", model: str = "efficientnet_lite
                                      log.elapsed, seed))
             print(f"seed {seed}, {k} stages frozen: accuracy {log.history[-1]:.2f} in {log.elapsed:.1f} s")
     return Sweep("stages frozen", points)
+
+
+@dataclass
+class CacheBenchmark:
+    """The same head and epochs trained on cached features and by fastai on images through a frozen body."""
+
+    cached: Result
+    uncached: Result
+    feature_seconds: float
+
+    @property
+    def cached_seconds(self) -> float:
+        return self.feature_seconds + self.cached.seconds
+
+    @property
+    def speedup(self) -> float:
+        return self.uncached.seconds / self.cached_seconds
+
+
+def cache_benchmark(dataset: str = "photos5", model: str = "efficientnet_lite0", images_per_class: int | None = None,
+                    epochs: int = 10, image_size: int = 128, domain: str | None = None, seed: int = 0) -> CacheBenchmark:
+    """Lesson 05 and `make bench`: feature cache vs fastai's frozen fit (validation included in both timings)."""
+    import time
+
+    from tlcourse.features import cached_head, extract_features
+    from tlcourse.train import EpochLog, make_learner, quiet
+    dls = image_dataloaders(dataset, image_size, 8, images_per_class, seed=seed, stats=get_model_spec(model).stats,
+                            augment=False, domain=domain)
+    features = extract_features(dls, model)
+    start = time.perf_counter()
+    cached = cached_head(features, epochs, seed=seed)
+    cached.seconds = time.perf_counter() - start
+    seed_everything(seed)
+    learn = make_learner(dls, model)
+    learn.freeze()
+    log = EpochLog()
+    start = time.perf_counter()
+    with quiet(learn):
+        learn.add_cb(log)
+        learn.fit_one_cycle(epochs, 1e-2)
+    uncached = Result(model, True, log.history[-1], time.perf_counter() - start, epochs, len(dls.train_ds), seed,
+                      log.history)
+    return CacheBenchmark(cached, uncached, features.seconds)
+
+
+RECIPES = ("feature extraction", "fine-tuning", "LP-FT")
+
+
+def three_recipes(dataset: str = "digits", model: str = "efficientnet_lite0", images_per_class: int = 30,
+                  domain: str | None = "mnist", image_size: int = 48, valid_per_class: int = 20,
+                  profile: Profile | None = None) -> dict[str, list[Result]]:
+    """Lesson 05: feature extraction, fastai fine_tune, and LP-FT (linear probe, then fine-tune), same data."""
+    from tlcourse.features import cached_head, extract_features
+    from tlcourse.train import EpochLog, fine_tune, make_learner, quiet
+    profile = profile or active_profile()
+    results: dict[str, list[Result]] = {recipe: [] for recipe in RECIPES}
+    for seed in profile.seeds[:profile.sweep_seeds]:
+        dls = image_dataloaders(dataset, image_size, 16, images_per_class, seed=seed, augment=False, domain=domain,
+                                stats=get_model_spec(model).stats, valid_per_class=valid_per_class)
+        features = extract_features(dls, model)
+        results["feature extraction"].append(cached_head(features, 3 * profile.epochs, seed=seed))
+        results["fine-tuning"].append(fine_tune(dls, model, profile.epochs, freeze_epochs=1, seed=seed))
+        learn = make_learner(dls, model)
+        probe = cached_head(features, 3 * profile.epochs, seed=seed, head=learn.model[1][2:])  # LP: head after pooling
+        learn.unfreeze()
+        log = EpochLog()
+        with quiet(learn):
+            learn.add_cb(log)
+            learn.fit_one_cycle(profile.epochs - 1, slice(1e-5, 1e-3))
+        results["LP-FT"].append(Result(model, True, log.history[-1], log.elapsed + probe.seconds, profile.epochs,
+                                       len(dls.train_ds), seed, log.history))
+        print(f"seed {seed}: " + ", ".join(f"{name} {runs[-1].accuracy:.3f}" for name, runs in results.items()))
+    return results
+
+
+@dataclass
+class Advantages:
+    """Lesson 06: pretrained and scratch runs over training-set sizes, plus FLOPs per training run."""
+
+    runs: list[Result]  # both starts, every size and seed
+    sizes: list[int | None]  # images per class; None = all
+    flops: dict[bool, float]  # training FLOPs of one run on all the data, by pretrained
+
+    def accuracy(self, pretrained: bool, size: int | None) -> list[float]:
+        return [r.accuracy for r in self._at(pretrained, size)]
+
+    def _at(self, pretrained: bool, size: int | None) -> list[Result]:
+        return [r for r in self.runs if r.pretrained == pretrained and r.images_per_class == size]
+
+    def seconds_to_reach(self, pretrained: bool, target: float) -> float:
+        """Median training seconds to the target accuracy on all the data (inf if a run never got there)."""
+        return statistics.median(r.seconds_to_reach(target) for r in self._at(pretrained, None))
+
+
+def advantages(dataset: str = "photos5", model: str = "efficientnet_lite0",
+               sizes: tuple[int | None, ...] = (1, 2, 5, 10, 20, None), profile: Profile | None = None) -> Advantages:
+    """Lesson 06: fine-tune vs scratch at each training-set size, same epochs; FLOPs counted for the full set."""
+    from tlcourse.cost import training_step_flops
+    from tlcourse.train import transfer_model
+    profile = profile or active_profile()
+    runs = []
+    freeze_epochs = profile.epochs * 2 // 3
+    for seed in profile.seeds[:profile.sweep_seeds]:
+        for size in sizes:
+            dls = image_dataloaders(dataset, profile.image_size, profile.batch_size, size, seed=seed,
+                                    stats=get_model_spec(model).stats)
+            for result in (fine_tune(dls, model, profile.epochs, freeze_epochs=freeze_epochs, seed=seed),
+                           train_from_scratch(dls, model, profile.epochs, seed=seed)):
+                result.images_per_class = size
+                runs.append(result)
+            print(f"seed {seed}, {size or 'all'} per class: ImageNet {runs[-2].accuracy:.2f}, scratch {runs[-1].accuracy:.2f}")
+    steps = len(dls.train)  # batches per epoch on the last (largest) training set
+    net = transfer_model(model, len(dls.vocab), pretrained=False)
+    frozen, full = (training_step_flops(net, profile.image_size, profile.batch_size, frozen_body=f) for f in (True, False))
+    flops = {True: steps * (freeze_epochs * frozen + (profile.epochs - freeze_epochs) * full),
+             False: steps * profile.epochs * full}
+    return Advantages(runs, list(sizes), flops)

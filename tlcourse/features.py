@@ -72,11 +72,13 @@ def stage_activations(name: str, image, image_size: int = 224) -> list[tuple[int
     return outputs
 
 
-def cached_head(features: FeatureSet, epochs: int, lr: float = 1e-2, batch_size: int = 8, seed: int = 0) -> Result:
-    """Train the same head `train.transfer_model` uses, on cached features: no images, no body."""
+def cached_head(features: FeatureSet, epochs: int, lr: float = 1e-2, batch_size: int = 8, seed: int = 0,
+                head: nn.Module | None = None) -> Result:
+    """Train the same head `train.transfer_model` uses (or `head`, in place) on cached features: no images, no body."""
     seed_everything(seed)
-    n_features = features.train.shape[1]
-    head = create_head(n_features, features.n_classes, lin_ftrs=[], ps=0.25, first_bn=False, pool=False)
+    if head is None:
+        head = create_head(features.train.shape[1], features.n_classes, lin_ftrs=[], ps=0.25, first_bn=False,
+                           pool=False)
     train = list(zip(features.train, features.train_labels))
     valid = list(zip(features.valid, features.valid_labels))
     dls = DataLoaders(DataLoader(train, bs=batch_size, shuffle=True, drop_last=True),

@@ -102,3 +102,29 @@ def plot_sweep(sweep, xlabel: str):
     fig.legend(loc="lower center", ncol=2, bbox_to_anchor=(0.5, -0.02))
     fig.tight_layout()
     return fig
+
+
+def plot_advantages(adv, target: float):
+    """Three panels: accuracy vs images per class, accuracy vs training seconds (all data), training FLOPs."""
+    import numpy as np
+    fig, (data_ax, time_ax, flops_ax) = plt.subplots(1, 3, figsize=(15, 4))
+    labels = [str(s) if s else "all" for s in adv.sizes]
+    for pretrained in (True, False):
+        accs = [adv.accuracy(pretrained, s) for s in adv.sizes]
+        means = [np.mean(a) for a in accs]
+        spread = [np.std(a) for a in accs]
+        data_ax.errorbar(labels, means, yerr=spread, color=COLOURS[pretrained], marker="o", capsize=3,
+                         label=LABELS[pretrained])
+        for run in adv._at(pretrained, None):
+            time_ax.plot(run.epoch_seconds, run.history, color=COLOURS[pretrained], marker="o", alpha=0.7,
+                         label=LABELS[pretrained] if run.seed == adv.runs[0].seed else None)
+        flops_ax.bar(LABELS[pretrained], adv.flops[pretrained] / 1e12, color=COLOURS[pretrained], alpha=0.7)
+    data_ax.set(xlabel="training images per class", ylabel="validation accuracy", ylim=(0, 1),
+                title="(1) less data needed, (3) better at small data")
+    time_ax.axhline(target, color="grey", linestyle=":", label=f"target {target:.2f}")
+    time_ax.set(xlabel="training seconds", ylabel="validation accuracy", ylim=(0, 1), title="(2) less time (all data)")
+    flops_ax.set(ylabel="TFLOPs per training run", title="(4) less compute (all data)")
+    data_ax.legend()
+    time_ax.legend()
+    fig.tight_layout()
+    return fig

@@ -34,6 +34,12 @@ class Result:
     train_images: int
     seed: int
     history: list[float] = field(default_factory=list)  # validation accuracy after each epoch
+    epoch_seconds: list[float] = field(default_factory=list)  # training seconds elapsed at the end of each epoch
+    images_per_class: int | None = None  # as asked for (None = all), where an experiment sets it
+
+    def seconds_to_reach(self, target: float) -> float:
+        """Training seconds until validation accuracy first reached `target` (inf if it never did)."""
+        return next((s for a, s in zip(self.history, self.epoch_seconds) if a >= target), float("inf"))
 
 
 def transfer_model(name: str, n_classes: int, pretrained: bool = True) -> nn.Sequential:
@@ -58,7 +64,7 @@ class EpochLog(Callback):
     order = Recorder.order + 1
 
     def __init__(self):
-        self.history, self.elapsed = [], 0.0
+        self.history, self.seconds, self.elapsed = [], [], 0.0
 
     def before_epoch(self):
         self.start = time.perf_counter()
@@ -68,6 +74,7 @@ class EpochLog(Callback):
 
     def after_epoch(self):
         self.history.append(float(self.learn.recorder.values[-1][-1]))
+        self.seconds.append(self.elapsed)
 
 
 class BodyBatchNormInEvalMode(Callback):
@@ -133,7 +140,7 @@ def _run(dls, name: str, pretrained: bool, seed: int, epochs: int, fit) -> Resul
         learn.add_cb(log)
         fit(learn)
     return Result(name, pretrained, log.history[-1], log.elapsed, epochs, len(dls.train_ds), seed,
-                  log.history)
+                  log.history, log.seconds)
 
 
 def fine_tune(dls, name: str, epochs: int, freeze_epochs: int = 1, base_lr: float = 2e-3, seed: int = 0) -> Result:
