@@ -59,5 +59,4 @@ def test_a_frozen_body_step_costs_fewer_flops_than_a_full_step():
     from tlcourse.train import transfer_model
     net = transfer_model("mobilenet_v2", 5, pretrained=False)
     frozen, full = (training_step_flops(net, 64, 2, frozen_body=f) for f in (True, False))
-    assert 0 < frozen < full <= 3.5 * frozen  # backward costs about twice the forward pass
-    assert all(p.requires_grad for p in net.parameters())
+    assert 2.5 * frozen < full < 3 * frozen  # the body's backward pass is skipped when it is frozen
