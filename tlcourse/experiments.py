@@ -318,7 +318,7 @@ def advantages(dataset: str = "photos5", model: str = "efficientnet_lite0",
     freeze_epochs = profile.epochs * 2 // 3
     for seed in profile.seeds[:profile.sweep_seeds]:
         for size in sizes:
-            dls = image_dataloaders(dataset, profile.image_size, profile.batch_size, size, seed=seed,
+            dls = image_dataloaders(dataset, profile.sweep_image_size, profile.batch_size, size, seed=seed,
                                     stats=get_model_spec(model).stats)
             for result in (fine_tune(dls, model, profile.epochs, freeze_epochs=freeze_epochs, seed=seed),
                            train_from_scratch(dls, model, profile.epochs, seed=seed)):
@@ -327,7 +327,8 @@ def advantages(dataset: str = "photos5", model: str = "efficientnet_lite0",
             print(f"seed {seed}, {size or 'all'} per class: ImageNet {runs[-2].accuracy:.2f}, scratch {runs[-1].accuracy:.2f}")
     steps = len(dls.train)  # batches per epoch on the last (largest) training set
     net = transfer_model(model, len(dls.vocab), pretrained=False)
-    frozen, full = (training_step_flops(net, profile.image_size, profile.batch_size, frozen_body=f) for f in (True, False))
+    frozen, full = (training_step_flops(net, profile.sweep_image_size, profile.batch_size, frozen_body=f)
+                    for f in (True, False))
     flops = {True: steps * (freeze_epochs * frozen + (profile.epochs - freeze_epochs) * full),
              False: steps * profile.epochs * full}
     return Advantages(runs, list(sizes), flops)

@@ -104,27 +104,31 @@ def plot_sweep(sweep, xlabel: str):
     return fig
 
 
-def plot_advantages(adv, target: float):
-    """Three panels: accuracy vs images per class, accuracy vs training seconds (all data), training FLOPs."""
+def plot_advantages(adv, target: float) -> list:
+    """One figure per advantage: (1) accuracy vs data, (2) accuracy vs seconds, (3) the gap, (4) FLOPs."""
     import numpy as np
-    fig, (data_ax, time_ax, flops_ax) = plt.subplots(1, 3, figsize=(15, 4))
     labels = [str(s) if s else "all" for s in adv.sizes]
+    figures = [plt.subplots(figsize=(5, 3.5)) for _ in range(4)]
+    (data_fig, data_ax), (time_fig, time_ax), (gap_fig, gap_ax), (flops_fig, flops_ax) = figures
     for pretrained in (True, False):
         accs = [adv.accuracy(pretrained, s) for s in adv.sizes]
-        means = [np.mean(a) for a in accs]
-        spread = [np.std(a) for a in accs]
-        data_ax.errorbar(labels, means, yerr=spread, color=COLOURS[pretrained], marker="o", capsize=3,
-                         label=LABELS[pretrained])
-        for run in adv._at(pretrained, None):
+        data_ax.errorbar(labels, [np.mean(a) for a in accs], yerr=[np.std(a) for a in accs], capsize=3,
+                         color=COLOURS[pretrained], marker="o", label=LABELS[pretrained])
+        for i, run in enumerate(adv._at(pretrained, None)):
             time_ax.plot(run.epoch_seconds, run.history, color=COLOURS[pretrained], marker="o", alpha=0.7,
-                         label=LABELS[pretrained] if run.seed == adv.runs[0].seed else None)
+                         label=LABELS[pretrained] if i == 0 else None)
         flops_ax.bar(LABELS[pretrained], adv.flops[pretrained] / 1e12, color=COLOURS[pretrained], alpha=0.7)
+    gaps = [100 * (np.mean(adv.accuracy(True, s)) - np.mean(adv.accuracy(False, s))) for s in adv.sizes]
+    gap_ax.bar(labels, gaps, color="tab:green", alpha=0.7)
     data_ax.set(xlabel="training images per class", ylabel="validation accuracy", ylim=(0, 1),
-                title="(1) less data needed, (3) better at small data")
+                title="(1) less data needed")
     time_ax.axhline(target, color="grey", linestyle=":", label=f"target {target:.2f}")
     time_ax.set(xlabel="training seconds", ylabel="validation accuracy", ylim=(0, 1), title="(2) less time (all data)")
+    gap_ax.set(xlabel="training images per class", ylabel="points above scratch",
+               title="(3) better performance on small data")
     flops_ax.set(ylabel="TFLOPs per training run", title="(4) less compute (all data)")
     data_ax.legend()
     time_ax.legend()
-    fig.tight_layout()
-    return fig
+    for fig, _ in figures:
+        fig.tight_layout()
+    return [fig for fig, _ in figures]

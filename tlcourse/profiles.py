@@ -23,16 +23,17 @@ class Profile:
     batch_size: int
     seeds: tuple[int, ...]
     sweep_seeds: int  # seeds for the costlier sweeps (many runs per seed)
+    sweep_image_size: int  # image size for the data-size sweep, the costliest experiment
     description: str
 
 
 PROFILES = {
     "smoke": Profile("smoke", image_size=128, epochs=6, batch_size=8, seeds=(0, 1), sweep_seeds=1,
-                     description="tiny runs for tests and a first look, about a minute a lesson"),
+                     sweep_image_size=96, description="tiny runs for tests and a first look, about a minute a lesson"),
     "cpu": Profile("cpu", image_size=160, epochs=6, batch_size=8, seeds=(0, 1, 2), sweep_seeds=2,
-                   description="a laptop without a GPU, a few minutes a lesson"),
+                   sweep_image_size=128, description="a laptop without a GPU, a few minutes a lesson"),
     "full": Profile("full", image_size=224, epochs=8, batch_size=8, seeds=(0, 1, 2, 3, 4), sweep_seeds=3,
-                    description="a GPU, as in Colab: full-size images, more epochs and seeds"),
+                    sweep_image_size=224, description="a GPU, as in Colab: full-size images, more epochs and seeds"),
 }
 
 
