@@ -93,13 +93,13 @@ class DepthProbe:
 def depth_probe(dataset: str = "photos5", model: str = "efficientnet_lite0", images_per_class: int = 10,
                 profile: Profile | None = None, domain: str | None = None) -> DepthProbe:
     """Lesson 02: how well a linear classifier separates the classes using each stage's features."""
-    from tlcourse.features import extract_features, linear_probe
+    from tlcourse.features import extract_stage_features, linear_probe
     profile = profile or active_profile()
     rows = []
     for seed in profile.seeds:
         dls = image_dataloaders(dataset, profile.image_size, profile.batch_size, images_per_class, seed=seed,
                                 stats=get_model_spec(model).stats, augment=False, domain=domain)
-        rows.append([linear_probe(extract_features(dls, model, stage)) for stage in range(5)])
+        rows.append([linear_probe(features) for features in extract_stage_features(dls, model)])
     return DepthProbe(model, rows)
 
 
@@ -273,11 +273,12 @@ def three_recipes(dataset: str = "digits", model: str = "efficientnet_lite0", im
     for seed in profile.seeds[:profile.sweep_seeds]:
         dls = image_dataloaders(dataset, image_size, 16, images_per_class, seed=seed, augment=False, domain=domain,
                                 stats=get_model_spec(model).stats, valid_per_class=valid_per_class)
-        features = extract_features(dls, model)
-        results["feature extraction"].append(cached_head(features, 3 * profile.epochs, seed=seed))
-        results["fine-tuning"].append(fine_tune(dls, model, profile.epochs, freeze_epochs=1, seed=seed))
+        # Feature extraction is the linear probe of LP-FT: train the learner's own head (after pooling) on the cache.
+        seed_everything(seed)
         learn = make_learner(dls, model)
-        probe = cached_head(features, 3 * profile.epochs, seed=seed, head=learn.model[1][2:])  # LP: head after pooling
+        probe = cached_head(extract_features(dls, model), 3 * profile.epochs, seed=seed, head=learn.model[1][2:])
+        results["feature extraction"].append(probe)
+        results["fine-tuning"].append(fine_tune(dls, model, profile.epochs, freeze_epochs=1, seed=seed))
         learn.unfreeze()
         log = EpochLog()
         with quiet(learn):

@@ -42,21 +42,31 @@ def pool(activations: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _run(body: nn.Module, loader) -> tuple[torch.Tensor, torch.Tensor]:
-    features, labels = [], []
+def _run(body: nn.Sequential, loader) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Pooled features after every stage of `body`, and the labels."""
+    per_stage, labels = [[] for _ in body], []
     for x, y in loader:
-        features.append(pool(body(x)).float().cpu())
+        for stage, features in zip(body, per_stage):
+            x = stage(x)
+            features.append(pool(x).float().cpu())
         labels.append(y.cpu())
-    return torch.cat(features), torch.cat(labels)
+    return [torch.cat(f) for f in per_stage], torch.cat(labels)
 
 
-def extract_features(dls, name: str, stage: int = 4, pretrained: bool = True) -> FeatureSet:
-    """Run the frozen body (up to `stage`) once over un-augmented training and validation images."""
-    body = body_of(build_model(name, pretrained=pretrained), name)[:stage + 1].eval().to(dls.device)
+def extract_stage_features(dls, name: str, stages: int = 5, pretrained: bool = True) -> list[FeatureSet]:
+    """One pass of the frozen body over un-augmented images, keeping features after each of the first `stages`."""
+    body = body_of(build_model(name, pretrained=pretrained), name)[:stages].eval().to(dls.device)
     start = time.perf_counter()
-    train = _run(body, dls.train.new(shuffle=False, drop_last=False, after_batch=dls.valid.after_batch))
-    valid = _run(body, dls.valid)
-    return FeatureSet(name, stage, *train, *valid, time.perf_counter() - start)
+    train, train_labels = _run(body, dls.train.new(shuffle=False, drop_last=False, after_batch=dls.valid.after_batch))
+    valid, valid_labels = _run(body, dls.valid)
+    seconds = time.perf_counter() - start
+    return [FeatureSet(name, stage, t, train_labels, v, valid_labels, seconds)
+            for stage, (t, v) in enumerate(zip(train, valid))]
+
+
+def extract_features(dls, name: str, pretrained: bool = True) -> FeatureSet:
+    """Features of the whole frozen body, computed once."""
+    return extract_stage_features(dls, name, pretrained=pretrained)[-1]
 
 
 @torch.no_grad()
