@@ -197,7 +197,7 @@ def freeze_depth_sweep(dataset: str = "photos5", model: str = "efficientnet_lite
                        profile: Profile | None = None) -> Sweep:
     """Lesson 03: freeze the first k body stages (k = 0..5), train the rest with discriminative learning rates."""
     from tlcourse.assets.models import count_parameters
-    from tlcourse.train import EpochLog, make_learner, quiet
+    from tlcourse.train import fit_logged, make_learner
     profile = profile or active_profile()
     points = []
     for seed in profile.seeds[:profile.sweep_seeds]:
@@ -206,10 +206,7 @@ def freeze_depth_sweep(dataset: str = "photos5", model: str = "efficientnet_lite
         for k in range(6):
             learn = make_learner(dls, model)
             learn.freeze_to(k)
-            log = EpochLog()
-            with quiet(learn):
-                learn.add_cb(log)
-                learn.fit_one_cycle(profile.epochs, slice(3e-5, 3e-3))
+            log = fit_logged(learn, lambda learn: learn.fit_one_cycle(profile.epochs, slice(3e-5, 3e-3)))
             points.append(SweepPoint(k, count_parameters(learn.model, trainable_only=True), log.history[-1],
                                      log.elapsed, seed))
             print(f"seed {seed}, {k} stages frozen: accuracy {log.history[-1]:.2f} in {log.elapsed:.1f} s")
@@ -239,7 +236,7 @@ def cache_benchmark(dataset: str = "photos5", model: str = "efficientnet_lite0",
     import time
 
     from tlcourse.features import cached_head, extract_features
-    from tlcourse.train import EpochLog, make_learner, quiet
+    from tlcourse.train import fit_logged, make_learner
     dls = image_dataloaders(dataset, image_size, 8, images_per_class, seed=seed, stats=get_model_spec(model).stats,
                             augment=False, domain=domain)
     features = extract_features(dls, model)
@@ -249,11 +246,8 @@ def cache_benchmark(dataset: str = "photos5", model: str = "efficientnet_lite0",
     seed_everything(seed)
     learn = make_learner(dls, model)
     learn.freeze()
-    log = EpochLog()
     start = time.perf_counter()
-    with quiet(learn):
-        learn.add_cb(log)
-        learn.fit_one_cycle(epochs, 1e-2)
+    log = fit_logged(learn, lambda learn: learn.fit_one_cycle(epochs, 1e-2))
     uncached = Result(model, True, log.history[-1], time.perf_counter() - start, epochs, len(dls.train_ds), seed,
                       log.history)
     return CacheBenchmark(cached, uncached, features.seconds)
@@ -267,7 +261,7 @@ def three_recipes(dataset: str = "digits", model: str = "efficientnet_lite0", im
                   profile: Profile | None = None) -> dict[str, list[Result]]:
     """Lesson 05: feature extraction, fastai fine_tune, and LP-FT (linear probe, then fine-tune), same data."""
     from tlcourse.features import cached_head, extract_features
-    from tlcourse.train import EpochLog, fine_tune, make_learner, quiet
+    from tlcourse.train import fine_tune, fit_logged, make_learner
     profile = profile or active_profile()
     results: dict[str, list[Result]] = {recipe: [] for recipe in RECIPES}
     for seed in profile.seeds[:profile.sweep_seeds]:
@@ -280,10 +274,7 @@ def three_recipes(dataset: str = "digits", model: str = "efficientnet_lite0", im
         results["feature extraction"].append(probe)
         results["fine-tuning"].append(fine_tune(dls, model, profile.epochs, freeze_epochs=1, seed=seed))
         learn.unfreeze()
-        log = EpochLog()
-        with quiet(learn):
-            learn.add_cb(log)
-            learn.fit_one_cycle(profile.epochs - 1, slice(1e-5, 1e-3))
+        log = fit_logged(learn, lambda learn: learn.fit_one_cycle(profile.epochs - 1, slice(1e-5, 1e-3)))
         results["LP-FT"].append(Result(model, True, log.history[-1], log.elapsed + probe.seconds, profile.epochs,
                                        len(dls.train_ds), seed, log.history))
         print(f"seed {seed}: " + ", ".join(f"{name} {runs[-1].accuracy:.3f}" for name, runs in results.items()))

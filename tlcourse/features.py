@@ -16,7 +16,7 @@ from torch import nn
 
 from tlcourse.assets.models import body_of, build_model
 from tlcourse.profiles import seed_everything
-from tlcourse.train import EpochLog, Result, quiet
+from tlcourse.train import Result, fit_logged
 
 
 @dataclass
@@ -94,10 +94,7 @@ def cached_head(features: FeatureSet, epochs: int, lr: float = 1e-2, batch_size:
     dls = DataLoaders(DataLoader(train, bs=batch_size, shuffle=True, drop_last=True),
                       DataLoader(valid, bs=64))
     learn = Learner(dls, head, loss_func=CrossEntropyLossFlat(), metrics=accuracy)
-    log = EpochLog()
-    with quiet(learn):
-        learn.add_cb(log)
-        learn.fit_one_cycle(epochs, lr)
+    log = fit_logged(learn, lambda learn: learn.fit_one_cycle(epochs, lr))
     return Result(features.model, True, log.history[-1], log.elapsed, epochs, len(train), seed, log.history)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -125,20 +124,17 @@ def make_learner(dls, name: str, pretrained: bool = True, train_bn: bool = False
     return learn
 
 
-@contextmanager
-def quiet(learn: Learner):
-    """No progress bars and no per-epoch tables while training."""
-    with learn.no_bar(), learn.no_logging():
-        yield learn
+def fit_logged(learn: Learner, fit) -> EpochLog:
+    """Run `fit(learn)` without progress bars; return the accuracy and training seconds of every epoch."""
+    log = EpochLog()
+    with learn.no_bar(), learn.no_logging(), learn.added_cbs(log):
+        fit(learn)
+    return log
 
 
 def _run(dls, name: str, pretrained: bool, seed: int, epochs: int, fit) -> Result:
     seed_everything(seed)
-    learn = make_learner(dls, name, pretrained)
-    log = EpochLog()
-    with quiet(learn):
-        learn.add_cb(log)
-        fit(learn)
+    log = fit_logged(make_learner(dls, name, pretrained), fit)
     return Result(name, pretrained, log.history[-1], log.elapsed, epochs, len(dls.train_ds), seed,
                   log.history, log.seconds)
 
