@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-DEBIAN_PACKAGES := tuxpaint-stamps-default opencv-doc
+DEBIAN_PACKAGES := tuxpaint-stamps-default opencv-doc openclipart-svg librsvg2-bin
 
 .PHONY: setup install debian-packages data test course lab bench gpu-check clean
 
@@ -49,4 +49,4 @@ gpu-check: setup
 	TLCOURSE_PROFILE=full $(BIN)/python -m tlcourse.experiments
 
 clean:
-	rm -rf build data/photos5 data/digits
+	rm -rf build data/photos5 data/digits data/clipart5 data/sentiment data/downloads

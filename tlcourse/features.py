@@ -42,7 +42,7 @@ def pool(activations: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _run(body: nn.Sequential, loader) -> tuple[list[torch.Tensor], torch.Tensor]:
+def stage_outputs(body: nn.Sequential, loader) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Pooled features after every stage of `body`, and the labels."""
     per_stage, labels = [[] for _ in body], []
     for x, y in loader:
@@ -53,20 +53,29 @@ def _run(body: nn.Sequential, loader) -> tuple[list[torch.Tensor], torch.Tensor]
     return [torch.cat(f) for f in per_stage], torch.cat(labels)
 
 
-def extract_stage_features(dls, name: str, stages: int = 5, pretrained: bool = True) -> list[FeatureSet]:
+def frozen_body(name: str, pretrained: bool = True, body_weights: dict | None = None) -> nn.Sequential:
+    """The registry model's body in evaluation mode: ImageNet weights, random ones, or `body_weights`."""
+    body = body_of(build_model(name, pretrained=pretrained and body_weights is None), name)
+    if body_weights is not None:
+        body.load_state_dict(body_weights)
+    return body.eval()
+
+
+def extract_stage_features(dls, name: str, stages: int = 5, pretrained: bool = True,
+                           body: nn.Sequential | None = None) -> list[FeatureSet]:
     """One pass of the frozen body over un-augmented images, keeping features after each of the first `stages`."""
-    body = body_of(build_model(name, pretrained=pretrained), name)[:stages].eval().to(dls.device)
+    body = (frozen_body(name, pretrained) if body is None else body.eval())[:stages].to(dls.device)
     start = time.perf_counter()
-    train, train_labels = _run(body, dls.train.new(shuffle=False, drop_last=False, after_batch=dls.valid.after_batch))
-    valid, valid_labels = _run(body, dls.valid)
+    train, train_labels = stage_outputs(body, dls.train.new(shuffle=False, drop_last=False, after_batch=dls.valid.after_batch))
+    valid, valid_labels = stage_outputs(body, dls.valid)
     seconds = time.perf_counter() - start
     return [FeatureSet(name, stage, t, train_labels, v, valid_labels, seconds)
             for stage, (t, v) in enumerate(zip(train, valid))]
 
 
-def extract_features(dls, name: str, pretrained: bool = True) -> FeatureSet:
-    """Features of the whole frozen body, computed once."""
-    return extract_stage_features(dls, name, pretrained=pretrained)[-1]
+def extract_features(dls, name: str, pretrained: bool = True, body: nn.Sequential | None = None) -> FeatureSet:
+    """Features of the whole frozen body (the registry's, or `body`), computed once."""
+    return extract_stage_features(dls, name, pretrained=pretrained, body=body)[-1]
 
 
 @torch.no_grad()

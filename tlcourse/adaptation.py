@@ -1,0 +1,268 @@
+"""Lesson 09: transductive transfer. Same task, a new domain whose labels we do not have.
+
+Every method trains the same classifier (a logistic regression on frozen pretrained features)
+on the labelled source; the unlabelled target images or sentences may be used, their labels not.
+Accuracy is cross-validated over the target: it is split into folds, each fold is held out in
+turn (its rows are neither labelled nor unlabelled training data), and every target row is
+scored once, by a model that never saw it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+SOURCE_ONLY = "source only"
+
+
+@dataclass
+class DomainFeatures:
+    """Frozen features of a labelled source and of the target, whose labels are hidden from every method."""
+
+    source: np.ndarray
+    source_labels: np.ndarray
+    target: np.ndarray
+    target_hidden_labels: np.ndarray  # for scoring, and for the oracle; never for a method
+
+
+@dataclass
+class Adaptation:
+    """Target-test accuracy of each method, with the oracle (trained on target labels) as the ceiling."""
+
+    case: str
+    accuracy: dict[str, float]
+    oracle: float | None  # None where no oracle was trained
+    sizes: dict[str, int]
+
+    def table(self):
+        """Accuracy per method (and the oracle), with the difference to source only in points."""
+        import pandas as pd
+        rows = {**self.accuracy, **({} if self.oracle is None else {"oracle (target labels)": self.oracle})}
+        return pd.DataFrame({"accuracy": rows, "points vs source only": {
+            name: 100 * (value - self.accuracy[SOURCE_ONLY]) for name, value in rows.items()}}).round(3).rename_axis(self.case)
+
+    @property
+    def best_method(self) -> str:
+        return max((m for m in self.accuracy if m != SOURCE_ONLY), key=self.accuracy.get)
+
+    @property
+    def gain(self) -> float:
+        """Best adaptation method minus source only, in accuracy units."""
+        return self.accuracy[self.best_method] - self.accuracy[SOURCE_ONLY]
+
+
+def classifier(strength: float = 0.1):
+    """The classifier every method trains: standardise, then an L2-regularised logistic regression."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    return make_pipeline(StandardScaler(), LogisticRegression(C=strength, max_iter=3000))
+
+
+def self_training(source, source_labels, target, rounds: int = 3, keep: float = 0.5, strength: float = 0.1):
+    """Retrain on the source plus the target rows the current model is most sure of (top `keep` per class)."""
+    model = classifier(strength).fit(source, source_labels)
+    for _ in range(rounds):
+        probabilities = model.predict_proba(target)
+        guesses, confidence = model.classes_[probabilities.argmax(1)], probabilities.max(1)
+        chosen = np.zeros(len(target), dtype=bool)
+        for label in np.unique(guesses):  # per class, so the majority class cannot take over
+            rows = np.flatnonzero(guesses == label)
+            chosen[rows[confidence[rows] >= np.quantile(confidence[rows], 1 - keep)]] = True
+        model = classifier(strength).fit(np.vstack([source, target[chosen]]),
+                                         np.concatenate([source_labels, guesses[chosen]]))
+    return model
+
+
+def standardise_per_domain(features, reference):
+    """Centre and scale features with the statistics of their own domain (`reference` rows of it)."""
+    return (features - reference.mean(0)) / (reference.std(0) + 1e-6)
+
+
+class _ReverseGradient(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight):
+        ctx.weight = weight
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -ctx.weight * grad, None
+
+
+class DANN(nn.Module):
+    """Domain-adversarial network (Ganin et al. 2016) on frozen features: a shared layer, a label head,
+    and a domain head whose reversed gradient pushes the shared layer to hide which domain a row is from."""
+
+    def __init__(self, n_features: int, n_classes: int, hidden: int = 128):
+        super().__init__()
+        self.shared = nn.Sequential(nn.Linear(n_features, hidden), nn.ReLU())
+        self.label = nn.Linear(hidden, n_classes)
+        self.domain = nn.Sequential(nn.Linear(hidden, 64), nn.ReLU(), nn.Linear(64, 1))
+
+    def forward(self, x):
+        return self.label(self.shared(x))
+
+
+def train_dann(source, source_labels, target, steps: int = 600, adversary: float = 0.3, seed: int = 0,
+               batch_size: int = 32):
+    """Fit a DANN; returns a predict function. The adversary's weight ramps up from 0 as in the paper."""
+    torch.manual_seed(seed)
+    mean, std = source.mean(0), source.std(0) + 1e-6
+    xs = torch.tensor((source - mean) / std, dtype=torch.float32)
+    xt = torch.tensor((target - mean) / std, dtype=torch.float32)
+    classes = np.unique(source_labels)
+    ys = torch.tensor(np.searchsorted(classes, source_labels))
+    net = DANN(xs.shape[1], len(classes))
+    optimiser = torch.optim.Adam(net.parameters(), 1e-3, weight_decay=1e-4)
+    is_target = torch.cat([torch.zeros(batch_size), torch.ones(batch_size)])
+    for step in range(steps):
+        weight = adversary * (2 / (1 + np.exp(-10 * step / steps)) - 1)
+        rows = torch.randint(len(xs), (batch_size,))
+        fs, ft = net.shared(xs[rows]), net.shared(xt[torch.randint(len(xt), (batch_size,))])
+        domain = net.domain(_ReverseGradient.apply(torch.cat([fs, ft]), weight)).squeeze(1)
+        loss = (nn.functional.cross_entropy(net.label(fs), ys[rows])
+                + nn.functional.binary_cross_entropy_with_logits(domain, is_target))
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    net.eval()
+
+    def predict(features):
+        with torch.no_grad():
+            x = torch.tensor((features - mean) / std, dtype=torch.float32)
+            return classes[net(x).argmax(1).numpy()]
+    return predict
+
+
+def _predictors(data: DomainFeatures, unlabelled: np.ndarray, strength: float, seed: int) -> dict:
+    """Each method trained on the source and the `unlabelled` target rows: name -> predict function."""
+    scaled = classifier(strength).fit(standardise_per_domain(data.source, data.source), data.source_labels)
+    return {
+        SOURCE_ONLY: classifier(strength).fit(data.source, data.source_labels).predict,
+        "self-training": self_training(data.source, data.source_labels, unlabelled, strength=strength).predict,
+        "standardise per domain": lambda x: scaled.predict(standardise_per_domain(x, unlabelled)),
+        "DANN": train_dann(data.source, data.source_labels, unlabelled, seed=seed),
+    }
+
+
+def compare_methods(case: str, data: DomainFeatures, strength: float = 0.1, seed: int = 0, folds: int = 5,
+                    adabn: DomainFeatures | None = None) -> Adaptation:
+    """Source only, self-training, per-domain standardisation and DANN (and AdaBN, given its features),
+    cross-validated over the target; the oracle is trained on the other folds' target labels."""
+    from sklearn.model_selection import StratifiedKFold
+    correct: dict[str, int] = {}
+    splits = StratifiedKFold(folds, shuffle=True, random_state=seed).split(data.target, data.target_hidden_labels)
+    for unlabelled_rows, test_rows in splits:
+        test, labels = data.target[test_rows], data.target_hidden_labels[test_rows]
+        predictors = _predictors(data, data.target[unlabelled_rows], strength, seed)
+        predictors["oracle"] = classifier(strength).fit(data.target[unlabelled_rows],
+                                                        data.target_hidden_labels[unlabelled_rows]).predict
+        if adabn is not None:  # AdaBN's features come from a body whose statistics saw all target images
+            predictors["AdaBN"] = lambda _, model=classifier(strength).fit(adabn.source, adabn.source_labels): \
+                model.predict(adabn.target[test_rows])
+        for name, predict in predictors.items():
+            correct[name] = correct.get(name, 0) + int(np.sum(predict(test) == labels))
+    accuracy = {name: count / len(data.target) for name, count in correct.items()}
+    oracle = accuracy.pop("oracle")
+    sizes = {"source (labelled)": len(data.source), "target (labels hidden)": len(data.target)}
+    return Adaptation(case, accuracy, oracle, sizes)
+
+
+def sentiment_features(source: str = "amazon", target: str = "tweets", target_limit: int | None = 1500,
+                       seed: int = 0, encoder=None) -> DomainFeatures:
+    """MiniLM sentence vectors of every labelled source sentence and of (at most `target_limit`) target
+    sentences, whose labels are kept hidden for scoring."""
+    from tlcourse.assets.text_models import load_text_encoder
+    from tlcourse.text_data import load_sentences
+    encoder = encoder or load_text_encoder()
+    labelled = load_sentences(source, "all")
+    target_sentences = load_sentences(target, "all", limit=target_limit, seed=seed)
+    return DomainFeatures(encoder.encode(labelled.texts).numpy(), np.array(labelled.labels),
+                          encoder.encode(target_sentences.texts).numpy(), np.array(target_sentences.labels))
+
+
+@torch.no_grad()
+def reestimate_batchnorm(body: nn.Module, loader) -> nn.Module:
+    """AdaBN (Li et al. 2016): replace every BatchNorm's running statistics with those of `loader`'s images."""
+    for module in body.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.reset_running_stats()
+            module.momentum = None  # a plain average over all batches
+    body.train()
+    for x, _ in loader:
+        body(x)
+    return body.eval()
+
+
+def image_features(source: str = "photos5", target: str = "clipart5", model: str = "efficientnet_lite0",
+                   image_size: int = 128, source_domain: str | None = None, target_domain: str | None = None,
+                   images_per_class: int | None = None, seed: int = 0) -> tuple[DomainFeatures, DomainFeatures]:
+    """Frozen ImageNet features of all source and target images (both splits; at most `images_per_class`
+    training images per class): once with ImageNet's BatchNorm statistics, once with each domain's own (AdaBN)."""
+    from tlcourse.assets.models import get_model_spec
+    from tlcourse.data import DataError, image_dataloaders
+    from tlcourse.features import frozen_body, stage_outputs
+    stats = get_model_spec(model).stats
+
+    def loaders(dataset, domain):
+        dls = image_dataloaders(dataset, image_size, 32, images_per_class, seed=seed, stats=stats, domain=domain,
+                                augment=False, valid_per_class=images_per_class)
+        train = dls.train.new(shuffle=False, drop_last=False, after_batch=dls.valid.after_batch)
+        return dls.vocab, (train, dls.valid)
+    source_vocab, source_loaders = loaders(source, source_domain)
+    target_vocab, target_loaders = loaders(target, target_domain)
+    if list(source_vocab) != list(target_vocab):
+        raise DataError(f"{source} and {target} must have the same classes: {list(source_vocab)} vs "
+                        f"{list(target_vocab)}.")
+
+    def run(body, domain_loaders):
+        outputs = [stage_outputs(body, loader) for loader in domain_loaders]
+        return (np.concatenate([features[-1].numpy() for features, _ in outputs]),
+                np.concatenate([labels.numpy() for _, labels in outputs]))
+    imagenet = frozen_body(model)
+    plain = DomainFeatures(*run(imagenet, source_loaders), *run(imagenet, target_loaders))
+    adapted = DomainFeatures(*run(reestimate_batchnorm(frozen_body(model), source_loaders[0]), source_loaders),
+                             *run(reestimate_batchnorm(frozen_body(model), target_loaders[0]), target_loaders))
+    return plain, adapted
+
+
+def finetuned_then_adabn(source: str = "photos5", target: str = "clipart5", model: str = "efficientnet_lite0",
+                         image_size: int = 128, epochs: int = 6, folds: int = 5, seed: int = 0) -> Adaptation:
+    """fastai's standard fine_tune on the source (BatchNorm statistics follow the source, fastai's default),
+    applied to the target as it is, and with AdaBN: statistics re-estimated on the other folds' target images."""
+    import copy
+
+    from tlcourse.assets.models import get_model_spec
+    from tlcourse.data import image_dataloaders
+    from tlcourse.profiles import seed_everything
+    from tlcourse.train import fit_logged, make_learner
+    stats = get_model_spec(model).stats
+    source_dls = image_dataloaders(source, image_size, 16, seed=seed, stats=stats)
+    seed_everything(seed)
+    learn = make_learner(source_dls, model, keep_bn_stats=False)
+    fit_logged(learn, lambda learn: learn.fine_tune(epochs - 1, base_lr=2e-3, freeze_epochs=1))
+    network = learn.model.eval().cpu()
+    target_dls = image_dataloaders(target, image_size, 32, seed=seed, stats=stats, augment=False, device="cpu")
+    images, labels = [], []
+    for loader in (target_dls.train.new(shuffle=False, drop_last=False, after_batch=target_dls.valid.after_batch),
+                   target_dls.valid):
+        for x, y in loader:
+            images.append(x)
+            labels.append(y)
+    images, labels = torch.cat(images), torch.cat(labels).numpy()
+    from sklearn.model_selection import StratifiedKFold
+    correct = {SOURCE_ONLY: 0, "AdaBN": 0}
+    with torch.no_grad():
+        for unlabelled_rows, test_rows in StratifiedKFold(folds, shuffle=True, random_state=seed).split(images, labels):
+            adapted = copy.deepcopy(network)
+            reestimate_batchnorm(adapted[0], [(images[unlabelled_rows], None)])
+            for name, net in ((SOURCE_ONLY, network), ("AdaBN", adapted)):
+                correct[name] += int((net(images[test_rows]).argmax(1).numpy() == labels[test_rows]).sum())
+    accuracy = {name: count / len(labels) for name, count in correct.items()}
+    return Adaptation(f"{source} -> {target}, fine-tuned network", accuracy, None,
+                      {"source (labelled)": len(source_dls.train_ds) + len(source_dls.valid_ds),
+                       "target (labels hidden)": len(labels)})

@@ -1,0 +1,87 @@
+"""Labelled sentences from the text data sets, one domain and split at a time, with checks."""
+
+from __future__ import annotations
+
+import csv
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from tlcourse.assets.datasets import dataset_path, get_dataset_spec
+from tlcourse.data import DataError
+
+
+@dataclass
+class Sentences:
+    """Texts and their labels (strings), from one domain and split."""
+
+    domain: str
+    texts: list[str]
+    labels: list[str]
+
+    @property
+    def classes(self) -> list[str]:
+        return sorted(set(self.labels))
+
+    def label_ids(self) -> list[int]:
+        return [self.classes.index(label) for label in self.labels]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def load_sentences(domain: str, split: str = "train", dataset: str = "sentiment", limit: int | None = None,
+                   seed: int = 0) -> Sentences:
+    """Sentences of one domain ("amazon", "movies", "tweets", "nyt") and split ("train", "valid" or "all").
+
+    `limit` keeps a seeded, class-balanced sample of at most that many. Empty lines are dropped;
+    a result with fewer than two classes is an error (there is nothing to classify).
+    """
+    spec = get_dataset_spec(dataset)
+    if spec.modality != "text":
+        raise DataError(f"{dataset} is an image data set; text data sets: sentiment, imdb, amazon_polarity, "
+                        f"yelp_polarity.")
+    if split not in ("train", "valid", "all"):
+        raise DataError(f"split must be 'train', 'valid' or 'all', not {split!r}.")
+    rows = _read(dataset, domain, split)
+    rows = [(text.strip(), label) for text, label in rows if text and text.strip()]
+    if limit is not None:
+        rows = _balanced_sample(rows, limit, seed)
+    sentences = Sentences(domain, [t for t, _ in rows], [label for _, label in rows])
+    if len(sentences.classes) < 2:
+        raise DataError(f"{dataset}/{domain} ({split}) has {len(sentences)} sentences in "
+                        f"{len(sentences.classes)} class(es) {sentences.classes}: a classifier needs two or more. "
+                        f"Raise `limit`, or pick another domain.")
+    return sentences
+
+
+def _read(dataset: str, domain: str, split: str) -> list[tuple[str, str]]:
+    spec = get_dataset_spec(dataset)
+    folder = dataset_path(dataset)
+    if dataset == "sentiment":
+        if domain not in spec.domains:
+            raise DataError(f"sentiment has no domain {domain!r}: choose one of {', '.join(spec.domains)}.")
+        with open(folder / f"{domain}.csv", newline="", encoding="utf-8") as handle:
+            return [(r["text"], r["label"]) for r in csv.DictReader(handle) if split in (r["split"], "all")]
+    parts = {"train": ["train"], "valid": ["test"], "all": ["train", "test"]}[split]
+    if dataset == "imdb":  # folders train/pos, train/neg, test/...; one review per file
+        return [(f.read_text(encoding="utf-8"), label) for part in parts for label in ("neg", "pos")
+                for f in sorted((folder / part / label).glob("*.txt"))]
+    return [row for part in parts for row in _read_polarity_csv(folder / f"{part}.csv")]
+
+
+def _read_polarity_csv(path: Path) -> list[tuple[str, str]]:
+    """Zhang et al.'s polarity CSVs: label (1 negative, 2 positive), then the text (title, body for Amazon)."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [(" ".join(row[1:]), "positive" if row[0] == "2" else "negative") for row in csv.reader(handle)]
+
+
+def _balanced_sample(rows: list[tuple[str, str]], limit: int, seed: int) -> list[tuple[str, str]]:
+    by_label: dict[str, list] = {}
+    for row in rows:
+        by_label.setdefault(row[1], []).append(row)
+    rng = random.Random(seed)
+    per_class = max(1, limit // max(1, len(by_label)))
+    sample = [r for label in sorted(by_label) for r in rng.sample(by_label[label], min(per_class, len(by_label[label])))]
+    rng.shuffle(sample)
+    return sample
