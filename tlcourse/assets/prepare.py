@@ -249,6 +249,20 @@ def write_manifest(name: str) -> Path:
     return path
 
 
+def _write_checked_files(rows: list[dict], folder: Path, root: Path, package: str, write) -> None:
+    """`write(source, dest)` for every manifest row, after checking the packaged file is the one listed."""
+    _require(folder.name, root)
+    for row in rows:
+        source = root / row["source"]
+        if not source.exists() or sha256_of(source) != row["sha256"]:
+            name, version = package.split(" ")
+            raise MissingAsset(f"{source} is missing or differs from the manifest: the Debian package {name} "
+                               f"changed; install version {version}.")
+        dest = folder / row["file"]
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        write(source, dest)
+
+
 def prepare(name: str, force: bool = False) -> Path:
     """Build the ImageFolder layout of `name` under the data folder and return its path."""
     spec = get_dataset_spec(name)
@@ -264,25 +278,9 @@ def prepare(name: str, force: bool = False) -> Path:
     if name == "sentiment":
         _write_sentiment(rows, folder)
     elif name == "clipart5":
-        _require("clipart5", CLIPART5_ROOT)
-        for row in rows:
-            source = CLIPART5_ROOT / row["source"]
-            if not source.exists() or sha256_of(source) != row["sha256"]:
-                raise MissingAsset(f"{source} is missing or differs from the manifest: the Debian package "
-                                   f"openclipart-svg changed; install version 1:0.18+dfsg-19.")
-            dest = folder / row["file"]
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            _render_drawing(source, dest)
+        _write_checked_files(rows, folder, CLIPART5_ROOT, "openclipart-svg 1:0.18+dfsg-19", _render_drawing)
     elif name == "photos5":
-        _require("photos5", PHOTOS5_ROOT)
-        for row in rows:
-            source = PHOTOS5_ROOT / row["source"]
-            if not source.exists() or sha256_of(source) != row["sha256"]:
-                raise MissingAsset(f"{source} is missing or differs from the manifest: the Debian package "
-                                   f"tuxpaint-stamps-default changed; install version 2022.06.04-1.")
-            dest = folder / row["file"]
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            _write_photo(source, dest)
+        _write_checked_files(rows, folder, PHOTOS5_ROOT, "tuxpaint-stamps-default 2022.06.04-1", _write_photo)
     else:
         _write_digits(rows, folder)
     (folder / ".complete").write_text(f"{len(rows)} files\n")
