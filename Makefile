@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEBIAN_PACKAGES := tuxpaint-stamps-default opencv-doc openclipart-svg librsvg2-bin
+# torch's OpenMP threads wait passively instead of spinning: on a shared machine spinning made epochs
+# up to 60x slower (`make bench`). The package sets it too; a value you set yourself wins.
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: setup install debian-packages data test course lab bench gpu-check clean
 
@@ -44,9 +47,10 @@ lab: setup
 
 bench: setup
 	$(BIN)/python benchmarks/feature_cache.py
+	$(BIN)/python benchmarks/busy_machine.py
 
 gpu-check: setup
-	TLCOURSE_PROFILE=full $(BIN)/python -m tlcourse.experiments
+	TLCOURSE_PROFILE=full $(BIN)/python -m tlcourse.scratch_vs_pretrained
 
 clean:
 	rm -rf build data/photos5 data/digits data/clipart5 data/sentiment data/downloads

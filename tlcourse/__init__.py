@@ -1,11 +1,39 @@
 """tlcourse: the helper package behind the transfer-learning course.
 
 Importing it is cheap; the heavy pieces (torch, fastai) load in the modules that need them.
+
+Which module each lesson uses (lesson NN's notebook imports `tlcourse.<module>`; all use `plots` and `report`):
+
+    00  profiles, assets
+    01  scratch_vs_pretrained  -- also `make gpu-check`
+    02  probing
+    03  freezing
+    04  heads
+    05  recipes  -- also `make bench`
+    06  advantages  -- FLOPs from `cost`
+    07  model_choice, probing  -- model_choice scores with `transferability`; probing's model zoo table
+    08  negative_transfer
+    09  adaptation
+    10  clustering
 """
 
+import os
+import sys
 import warnings
 
 __version__ = "0.1.0"
+
+# OpenMP threads that busy-wait steal the cores from each other when the machine is shared (a browser, a
+# video call, CI neighbours): one epoch took up to 60x longer. A passive wait costs nothing on a quiet
+# machine. OpenMP reads the setting once, when torch loads it, so it must be set before torch is imported;
+# a learner's own setting wins.
+WAIT_POLICY = "OMP_WAIT_POLICY"
+_policy_was_set = WAIT_POLICY in os.environ
+os.environ.setdefault(WAIT_POLICY, "PASSIVE")
+if "torch" in sys.modules and not _policy_was_set:
+    warnings.warn("torch was imported before tlcourse, so its threads may spin and run many times slower on a "
+                  "busy machine. Fix: restart the kernel and `import tlcourse` first, or start Python/Jupyter "
+                  "with OMP_WAIT_POLICY=PASSIVE set.", RuntimeWarning, stacklevel=2)
 
 # fastai 2.8 still calls torch.jit.script at import; the warning is not the learner's business.
 warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)

@@ -1,0 +1,56 @@
+"""The package makes torch's OpenMP threads wait passively (no spinning), as OpenMP itself reports it.
+
+OpenMP prints its settings at start-up when OMP_DISPLAY_ENV=VERBOSE; a passive wait shows as a spin
+count of 0 (the default policy spins 300,000 times before sleeping).
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PASSIVE = "GOMP_SPINCOUNT = '0'"
+
+
+def _environment(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    return {**env, "OMP_DISPLAY_ENV": "VERBOSE", **extra}
+
+
+def _python(code: str, **extra) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], env=_environment(**extra), capture_output=True, text=True,
+                          check=True)
+
+
+def test_importing_tlcourse_first_makes_openmp_passive():
+    assert PASSIVE in _python("import tlcourse, torch").stderr
+
+
+def test_without_tlcourse_openmp_spins():  # the control: the check above can tell the difference
+    assert "GOMP_SPINCOUNT = '300000'" in _python("import torch").stderr
+
+
+def test_a_learners_own_setting_wins():
+    assert "GOMP_SPINCOUNT = '30000000000'" in _python("import tlcourse, torch", OMP_WAIT_POLICY="ACTIVE").stderr
+
+
+def test_torch_imported_first_is_warned_about_once_with_the_fix():
+    warned = _python("import torch, tlcourse, importlib; importlib.reload(tlcourse)").stderr
+    assert warned.count("torch was imported before tlcourse") == 1 and "import tlcourse` first" in warned
+    assert "imported before" not in _python("import tlcourse, torch").stderr
+
+
+def test_a_fresh_notebook_kernel_is_passive(tmp_path):
+    """What a lesson's kernel sees (started as nbval and `make course` start it): its first cell imports tlcourse."""
+    from jupyter_client.manager import start_new_kernel
+    log = tmp_path / "kernel.err"
+    with log.open("w") as stderr:
+        manager, client = start_new_kernel(kernel_name="python3", env=_environment(), stderr=stderr,
+                                           cwd=str(Path(__file__).parent))
+        try:
+            reply = client.execute_interactive("import tlcourse\nimport torch\ntorch.ones(2) + 1", timeout=120)
+            assert reply["content"]["status"] == "ok"
+        finally:
+            client.stop_channels()
+            manager.shutdown_kernel(now=True)
+    assert PASSIVE in log.read_text()
