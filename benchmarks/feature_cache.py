@@ -6,7 +6,7 @@ the uncached side runs the frozen body on every training and validation image in
 
 import statistics
 
-from tlcourse.experiments import cache_benchmark
+from tlcourse.recipes import cache_benchmark
 from tlcourse.profiles import banner
 
 CASES = [  # data set, domain, images per class, image size

@@ -30,3 +30,29 @@ def test_a_lesson_whose_claim_fails_is_reported_as_failed(tmp_path):
                        "ok = report_claim('one is more than two', 1 > 2, 'margin', -1.0)\nassert ok, 'claim broke'")
     row = run_lesson(lesson, tmp_path)
     assert not row["claim ok"] and "claim broke" in row["error"]
+
+
+def test_a_kernel_that_does_not_start_gives_one_line_with_the_fix(tmp_path, monkeypatch):
+    from jupyter_client.manager import KernelManager
+
+    from tlcourse import course
+
+    class NoKernel(KernelManager):
+        def start_kernel(self, **kwargs):
+            raise RuntimeError("Kernel didn't respond in 60 seconds")
+    monkeypatch.setattr(course, "local_kernel", lambda: NoKernel(kernel_name="python3"))
+    row = run_lesson(_notebook(tmp_path / "97_no_kernel.ipynb", "1 + 1"), tmp_path)
+    assert not row["claim ok"] and "kernel did not start" in row["error"] and "Fix:" in row["error"]
+
+
+def test_lessons_run_over_local_sockets_without_the_tcp_warning(tmp_path, capfd):
+    row = run_lesson(_notebook(tmp_path / "96_quiet.ipynb", "print('hello')"), tmp_path)
+    assert row["error"] == "" and "without encryption" not in capfd.readouterr().err
+
+
+def test_each_lesson_kernel_is_shut_down_afterwards(tmp_path, monkeypatch):
+    from tlcourse import course
+    kernels, make = [], course.local_kernel
+    monkeypatch.setattr(course, "local_kernel", lambda: kernels.append(make()) or kernels[-1])
+    run_lesson(_notebook(tmp_path / "95_shut.ipynb", "1 + 1"), tmp_path)
+    assert len(kernels) == 1 and not kernels[0].has_kernel

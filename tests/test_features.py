@@ -50,3 +50,21 @@ def test_stage_activations_shrink_with_depth():
     from skimage import data
     outputs = stage_activations("mobilenet_v2", Image.fromarray(data.chelsea()))
     assert [o.shape[-1] for _, o in outputs] == [112, 56, 28, 14, 7]
+
+
+def test_features_are_the_same_in_every_pass_and_with_or_without_augmentation(dls):
+    augmented = image_dataloaders("photos5", 64, 4, images_per_class=3, seed=0, augment=True, device="cpu")
+    first, second = extract_features(augmented, "mobilenet_v2"), extract_features(augmented, "mobilenet_v2")
+    plain = extract_features(dls, "mobilenet_v2")
+    assert torch.equal(first.train, second.train) and torch.equal(first.train, plain.train)
+    assert torch.equal(first.valid, plain.valid)
+
+
+def test_a_cached_head_trains_when_there_are_fewer_images_than_a_batch():
+    few = image_dataloaders("photos5", 64, 8, images_per_class=1, seed=0, augment=False, device="cpu")
+    features = extract_features(few, "mobilenet_v2")
+    assert len(features.train) == 5
+    head = torch.nn.Linear(features.train.shape[1], features.n_classes)
+    before = head.weight.detach().clone()
+    cached_head(features, epochs=2, head=head)
+    assert not torch.equal(before, head.weight.detach())

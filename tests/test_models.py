@@ -4,7 +4,7 @@ from skimage import data
 
 from tlcourse.assets import models, network
 from tlcourse.assets.models import (MissingAsset, body_of, build_model, get_model_spec, imagenet_categories,
-                                    model_names, top_k_imagenet)
+                                    imagenet_transform, model_names, top_k_imagenet)
 
 CATS = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}
 
@@ -54,3 +54,23 @@ def test_body_drops_pooling_and_classifier(name):
     body = body_of(build_model(name, pretrained=False), name)
     out = body.eval()(torch.zeros(1, 3, 160, 160))
     assert out.ndim == 4 and out.shape[1] >= 512
+
+
+@pytest.mark.parametrize("name", [n for n in model_names() if get_model_spec(n).library == "torchvision"])
+def test_torchvision_rows_preprocess_as_torchvision_evaluates_the_weights(name):
+    from PIL import Image
+    from torchvision.models import get_weight
+    spec = get_model_spec(name)
+    weights = "MobileNet_V2_Weights.IMAGENET1K_V1" if spec.offline else spec.weights.torchvision_weights
+    cat = Image.fromarray(data.chelsea())
+    assert torch.equal(imagenet_transform(name)(cat), get_weight(weights).transforms()(cat))
+
+
+@pytest.mark.parametrize("name", [n for n in model_names() if get_model_spec(n).library == "timm"])
+def test_timm_rows_have_timms_input_size_and_stats(name):
+    import timm
+    from timm.data import resolve_data_config
+    spec = get_model_spec(name)
+    config = resolve_data_config(pretrained_cfg=timm.get_pretrained_cfg(spec.architecture).to_dict())
+    assert config["input_size"] == (3, spec.input_size, spec.input_size)
+    assert (config["mean"], config["std"]) == spec.stats

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tlcourse.assets import network
-from tlcourse.assets.network import DownloadError, download
+from tlcourse.assets.network import DownloadError, download, fetch_fastai
 
 
 def test_unreachable_host_fails_at_once_naming_file_url_and_alternative(tmp_path):
@@ -57,3 +57,9 @@ def test_offline_hub_flag_is_set_when_the_hub_is_unreachable(monkeypatch):
     monkeypatch.setattr(network, "is_online", lambda host: False)
     network.use_offline_hubs()
     assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_fastai_archive_offline_fails_at_once_naming_the_alternative(monkeypatch):
+    monkeypatch.setattr(network, "is_online", lambda host: False)
+    with pytest.raises(DownloadError, match="awd_lstm's weights.*offline.*all-minilm-l6-v2"):
+        fetch_fastai("WT103_FWD", c_key="model", what="awd_lstm's weights", alternative="all-minilm-l6-v2.")

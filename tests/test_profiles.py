@@ -31,6 +31,15 @@ def test_bad_thread_count_is_explained(monkeypatch):
 
 def test_banner_names_profile_device_network_and_seed(capsys):
     line = profiles.banner(seed=3)
-    assert "profile smoke" in line and "device " in line and "seed 3" in line
+    assert "profile smoke" in line and "device " in line and "seed 3 " in line
     assert ("offline" in line) or ("online" in line)
     assert line in capsys.readouterr().out
+
+
+def test_base_seed_shifts_every_profiles_seeds_and_is_in_the_banner(monkeypatch, capsys):
+    monkeypatch.setenv("TLCOURSE_SEED", "100")
+    assert profiles.active_profile().seeds == tuple(s + 100 for s in profiles.PROFILES["smoke"].seeds)
+    assert "seed 100 (seeds 100, 101)" in profiles.banner()
+    monkeypatch.setenv("TLCOURSE_SEED", "-3")
+    with pytest.raises(ValueError, match="whole number"):
+        profiles.active_profile()

@@ -1,5 +1,6 @@
 """The repository itself: clean notebooks, listed in the README, with every lesson's parts; pins agree."""
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -27,12 +28,42 @@ def test_readme_lesson_table_lists_every_notebook_in_order():
     assert listed == [n.stem for n in lessons()]
 
 
-def test_every_lesson_has_badge_banner_assert_summary_and_exercises():
+def test_every_lesson_has_badge_banner_summary_and_exercises():
     for notebook in lessons():
         text = notebook.read_text()
-        for part in ("colab-badge.svg", f"notebooks/{notebook.name}", "tlcourse.banner()", "assert ",
-                     "## Summary", "## Exercises", "report_claim("):
+        for part in ("colab-badge.svg", f"notebooks/{notebook.name}", "tlcourse.banner()",
+                     "## Summary", "## Exercises"):
             assert part in text, f"{notebook.name} lacks {part!r}"
+
+
+def _claim_is_asserted(cell: ast.Module) -> bool:
+    """Whether the cell's last `report_claim(claim, ok, ...)` is followed by `assert ok` with `ok` not rebound."""
+    calls = [node for node in ast.walk(cell) if isinstance(node, ast.Call)
+             and getattr(node.func, "id", getattr(node.func, "attr", None)) == "report_claim"]
+    call = max(calls, key=lambda node: node.lineno)
+    verdict = call.args[1] if len(call.args) > 1 else next((k.value for k in call.keywords if k.arg == "ok"), None)
+    if not isinstance(verdict, ast.Name):
+        return False
+    for statement in (s for s in cell.body if s.lineno > call.end_lineno):
+        if isinstance(statement, ast.Assert) and isinstance(statement.test, ast.Name) \
+                and statement.test.id == verdict.id:
+            return True
+        if any(isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id == verdict.id
+               for node in ast.walk(statement)):
+            return False
+    return False
+
+
+def test_every_lesson_asserts_the_claim_it_reports():
+    from IPython.core.inputtransformer2 import TransformerManager  # turns `!cmd` lines into Python
+    for notebook in lessons():
+        cells = [ast.parse(TransformerManager().transform_cell("".join(cell["source"])))
+                 for cell in json.loads(notebook.read_text())["cells"] if cell["cell_type"] == "code"]
+        claims = [cell for cell in cells if any(isinstance(node, ast.Call) and getattr(
+            node.func, "id", getattr(node.func, "attr", None)) == "report_claim" for node in ast.walk(cell))]
+        assert claims, f"{notebook.name} never calls report_claim"
+        assert _claim_is_asserted(claims[-1]), \
+            f"{notebook.name}: the claim cell must end `report_claim(..., ok, ...)` then `assert ok, ...`"
 
 
 def test_environment_yml_pins_what_requirements_pins():
@@ -53,3 +84,20 @@ def test_every_pin_is_exact_and_agrees_with_the_constraints():
 def test_ci_runs_the_readme_test_command():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     assert "make test" in (ROOT / "README.md").read_text()
+
+
+def test_every_lesson_imports_the_module_the_package_map_names():
+    import tlcourse
+    lesson_map = dict(re.findall(r"^ {4}(\d\d) {2}([a-z_]+(?:, [a-z_]+)*)", tlcourse.__doc__, flags=re.M))
+    assert sorted(lesson_map) == [n.stem[:2] for n in lessons()], "the map in tlcourse/__init__.py lists every lesson"
+    for notebook in lessons():
+        cells = json.loads(notebook.read_text())["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        for module in lesson_map[notebook.stem[:2]].split(", "):
+            assert re.search(rf"^\s*(from|import) tlcourse\.{module}[ .]", code, flags=re.M), \
+                f"{notebook.name} does not import tlcourse.{module}, which the lesson map names"
+    package = ROOT / "tlcourse"
+    assert not [p for p in package.rglob("*.py") if p.stem in ("utils", "experiments")]
+    stale = [p.name for p in package.rglob("*.py")
+             if re.search(r"tlcourse\.experiments\b|from tlcourse import .*\bexperiments\b", p.read_text())]
+    assert not stale, f"{stale} import tlcourse.experiments, which is split into one module per lesson idea"

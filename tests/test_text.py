@@ -3,9 +3,12 @@ import warnings
 import pytest
 import torch
 
-from tlcourse.assets.text_models import TextError, check_sentences, get_text_model_spec, load_text_encoder
-from tlcourse.data import DataError
 from tlcourse import text_data
+from tlcourse.assets import network
+from tlcourse.assets.text_models import (TextError, check_sentences, get_text_model_spec, load_awd_lstm_weights,
+                                         load_text_encoder)
+from tlcourse.data import DataError
+from tlcourse.errors import DownloadError
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +50,12 @@ def test_online_text_model_is_named_and_refused_as_a_sentence_encoder():
     assert not get_text_model_spec("awd_lstm").offline
     with pytest.raises(Exception, match="not a sentence encoder"):
         load_text_encoder("awd_lstm")
+
+
+def test_ulmfit_weights_offline_name_the_offline_encoder(monkeypatch):
+    monkeypatch.setattr(network, "is_online", lambda host: False)
+    with pytest.raises(DownloadError, match="awd_lstm.*offline.*all-minilm-l6-v2"):
+        load_awd_lstm_weights()
 
 
 def test_sentences_load_by_domain_and_split_with_both_classes():

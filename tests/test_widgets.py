@@ -1,4 +1,4 @@
-from tlcourse.experiments import Sweep, SweepPoint
+from tlcourse.freezing import Sweep, SweepPoint
 from tlcourse.widgets import freeze_slider
 
 

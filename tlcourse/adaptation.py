@@ -9,7 +9,7 @@ scored once, by a model that never saw it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -33,9 +33,10 @@ class Adaptation:
     """Target-test accuracy of each method, with the oracle (trained on target labels) as the ceiling."""
 
     case: str
-    accuracy: dict[str, float]
+    accuracy: dict[str, float]  # the mean over seeds, where there are several
     oracle: float | None  # None where no oracle was trained
     sizes: dict[str, int]
+    per_seed: list[dict[str, float]] = field(default_factory=list)  # accuracy per method, one dict per seed
 
     def table(self):
         """Accuracy per method (and the oracle), with the difference to source only in points."""
@@ -54,17 +55,20 @@ class Adaptation:
         return self.accuracy[self.best_method] - self.accuracy[SOURCE_ONLY]
 
 
-def classifier(strength: float = 0.1):
-    """The classifier every method trains: standardise, then an L2-regularised logistic regression."""
+def classifier(regularisation: float = 10.0):
+    """The classifier every method trains: standardise, then a logistic regression with an L2 penalty of
+    weight `regularisation` (larger = simpler model; scikit-learn's C is its inverse)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    return make_pipeline(StandardScaler(), LogisticRegression(C=strength, max_iter=3000))
+    return make_pipeline(StandardScaler(), LogisticRegression(C=1 / regularisation, max_iter=3000))
 
 
-def self_training(source, source_labels, target, rounds: int = 3, keep: float = 0.5, strength: float = 0.1):
-    """Retrain on the source plus the target rows the current model is most sure of (top `keep` per class)."""
-    model = classifier(strength).fit(source, source_labels)
+def self_training(source, source_labels, target, rounds: int = 3, keep: float = 0.5, regularisation: float = 10.0,
+                  first=None):
+    """Retrain on the source plus the target rows the current model is most sure of (top `keep` per class),
+    starting from `first` (the source-only classifier) if given."""
+    model = first or classifier(regularisation).fit(source, source_labels)
     for _ in range(rounds):
         probabilities = model.predict_proba(target)
         guesses, confidence = model.classes_[probabilities.argmax(1)], probabilities.max(1)
@@ -72,7 +76,7 @@ def self_training(source, source_labels, target, rounds: int = 3, keep: float = 
         for label in np.unique(guesses):  # per class, so the majority class cannot take over
             rows = np.flatnonzero(guesses == label)
             chosen[rows[confidence[rows] >= np.quantile(confidence[rows], 1 - keep)]] = True
-        model = classifier(strength).fit(np.vstack([source, target[chosen]]),
+        model = classifier(regularisation).fit(np.vstack([source, target[chosen]]),
                                          np.concatenate([source_labels, guesses[chosen]]))
     return model
 
@@ -138,34 +142,62 @@ def train_dann(source, source_labels, target, steps: int = 600, adversary: float
     return predict
 
 
-def _predictors(data: DomainFeatures, unlabelled: np.ndarray, strength: float, seed: int) -> dict:
-    """Each method trained on the source and the `unlabelled` target rows: name -> predict function."""
-    scaled = classifier(strength).fit(standardise_per_domain(data.source, data.source), data.source_labels)
-    return {
-        SOURCE_ONLY: classifier(strength).fit(data.source, data.source_labels).predict,
-        "self-training": self_training(data.source, data.source_labels, unlabelled, strength=strength).predict,
-        "standardise per domain": lambda x: scaled.predict(standardise_per_domain(x, unlabelled)),
-        "DANN": train_dann(data.source, data.source_labels, unlabelled, seed=seed),
-    }
+@dataclass
+class AdaBNFeatures:
+    """AdaBN's inputs (Li et al. 2016): source features from the body with the source's own BatchNorm statistics,
+    and the target images, whose statistics are re-estimated fold by fold on the rows a method may see."""
+
+    model: str
+    source: np.ndarray
+    source_labels: np.ndarray
+    target_images: torch.Tensor
+
+    def target_features(self, unlabelled_rows: np.ndarray, test_rows: np.ndarray) -> np.ndarray:
+        """Features of the test rows from a body whose statistics come from the unlabelled rows only."""
+        from tlcourse.features import frozen_body, stage_outputs
+        body = reestimate_batchnorm(frozen_body(self.model), _batches(self.target_images[unlabelled_rows]))
+        features, _ = stage_outputs(body, _batches(self.target_images[test_rows]))
+        return features[-1].numpy()
 
 
-def compare_methods(case: str, data: DomainFeatures, strength: float = 0.1, seed: int = 0, folds: int = 5,
-                    adabn: DomainFeatures | None = None) -> Adaptation:
-    """Source only, self-training, per-domain standardisation and DANN (and AdaBN, given its features),
-    cross-validated over the target; the oracle is trained on the other folds' target labels."""
+def _profile_seed() -> int:
+    from tlcourse.profiles import active_profile
+    return active_profile().seeds[0]
+
+
+def _batches(images: torch.Tensor, size: int = 32) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [(x, torch.zeros(len(x))) for x in images.split(size)]
+
+
+def compare_methods(case: str, data: DomainFeatures, regularisation: float = 10.0, seed: int | None = None,
+                    folds: int = 5, adabn: AdaBNFeatures | None = None) -> Adaptation:
+    """Source only, self-training, per-domain standardisation and DANN (and AdaBN, given its inputs),
+    cross-validated over the target; the oracle is trained on the other folds' target labels.
+    What does not depend on the fold (the source-only classifiers) is trained once. `seed` (default: the
+    profile's first) sets the folds and DANN's initialisation."""
     from sklearn.model_selection import StratifiedKFold
+    seed = _profile_seed() if seed is None else seed
+    source_only = classifier(regularisation).fit(data.source, data.source_labels)
+    scaled = classifier(regularisation).fit(standardise_per_domain(data.source, data.source), data.source_labels)
+    adabn_model = None if adabn is None else classifier(regularisation).fit(adabn.source, adabn.source_labels)
     correct: dict[str, int] = {}
     splits = StratifiedKFold(folds, shuffle=True, random_state=seed).split(data.target, data.target_hidden_labels)
     for unlabelled_rows, test_rows in splits:
         test, labels = data.target[test_rows], data.target_hidden_labels[test_rows]
-        predictors = _predictors(data, data.target[unlabelled_rows], strength, seed)
-        predictors["oracle"] = classifier(strength).fit(data.target[unlabelled_rows],
-                                                        data.target_hidden_labels[unlabelled_rows]).predict
-        if adabn is not None:  # AdaBN's features come from a body whose statistics saw all target images
-            predictors["AdaBN"] = lambda _, model=classifier(strength).fit(adabn.source, adabn.source_labels): \
-                model.predict(adabn.target[test_rows])
-        for name, predict in predictors.items():
-            correct[name] = correct.get(name, 0) + int(np.sum(predict(test) == labels))
+        unlabelled = data.target[unlabelled_rows]
+        predictions = {
+            SOURCE_ONLY: source_only.predict(test),
+            "self-training": self_training(data.source, data.source_labels, unlabelled, regularisation=regularisation,
+                                           first=source_only).predict(test),
+            "standardise per domain": scaled.predict(standardise_per_domain(test, unlabelled)),
+            "DANN": train_dann(data.source, data.source_labels, unlabelled, seed=seed)(test),
+            "oracle": classifier(regularisation).fit(unlabelled,
+                                                     data.target_hidden_labels[unlabelled_rows]).predict(test),
+        }
+        if adabn is not None:
+            predictions["AdaBN"] = adabn_model.predict(adabn.target_features(unlabelled_rows, test_rows))
+        for name, predicted in predictions.items():
+            correct[name] = correct.get(name, 0) + int(np.sum(predicted == labels))
     accuracy = {name: count / len(data.target) for name, count in correct.items()}
     oracle = accuracy.pop("oracle")
     sizes = {"source (labelled)": len(data.source), "target (labels hidden)": len(data.target)}
@@ -173,96 +205,104 @@ def compare_methods(case: str, data: DomainFeatures, strength: float = 0.1, seed
 
 
 def sentiment_features(source: str = "amazon", target: str = "tweets", target_limit: int | None = 1500,
-                       seed: int = 0, encoder=None) -> DomainFeatures:
-    """MiniLM sentence vectors of every labelled source sentence and of (at most `target_limit`) target
-    sentences, whose labels are kept hidden for scoring."""
+                       seed: int | None = None, encoder=None) -> DomainFeatures:
+    """MiniLM sentence vectors of every labelled source sentence and of (at most `target_limit`, drawn with
+    `seed`: default the profile's first) target sentences, whose labels are kept hidden for scoring."""
     from tlcourse.assets.text_models import load_text_encoder
     from tlcourse.text_data import load_sentences
     encoder = encoder or load_text_encoder()
     labelled = load_sentences(source, "all")
+    seed = _profile_seed() if seed is None else seed
     target_sentences = load_sentences(target, "all", limit=target_limit, seed=seed)
     return DomainFeatures(encoder.encode(labelled.texts).numpy(), np.array(labelled.labels),
                           encoder.encode(target_sentences.texts).numpy(), np.array(target_sentences.labels))
 
 
-@torch.no_grad()
 def reestimate_batchnorm(body: nn.Module, loader) -> nn.Module:
-    """AdaBN (Li et al. 2016): replace every BatchNorm's running statistics with those of `loader`'s images."""
-    for module in body.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.reset_running_stats()
-            module.momentum = None  # a plain average over all batches
-    body.train()
-    for x, _ in loader:
-        body(x)
+    """AdaBN: replace every BatchNorm's running statistics with the average over `loader`'s images
+    (torch's `update_bn`, as used for weight averaging); the body is returned in evaluation mode."""
+    from torch.optim.swa_utils import update_bn
+    update_bn(loader, body)
     return body.eval()
+
+
+def _images(loaders) -> tuple[torch.Tensor, np.ndarray]:
+    images, labels = [], []
+    for loader in loaders:
+        for x, y in loader:
+            images.append(x.cpu())
+            labels.append(y.cpu())
+    return torch.cat(images), torch.cat(labels).numpy()
 
 
 def image_features(source: str = "photos5", target: str = "clipart5", model: str = "efficientnet_lite0",
                    image_size: int = 128, source_domain: str | None = None, target_domain: str | None = None,
-                   images_per_class: int | None = None, seed: int = 0) -> tuple[DomainFeatures, DomainFeatures]:
+                   images_per_class: int | None = None,
+                   seed: int | None = None) -> tuple[DomainFeatures, AdaBNFeatures]:
     """Frozen ImageNet features of all source and target images (both splits; at most `images_per_class`
-    training images per class): once with ImageNet's BatchNorm statistics, once with each domain's own (AdaBN)."""
+    training images per class), and AdaBN's inputs: source features with the source's own BatchNorm
+    statistics, and the target images for statistics re-estimated fold by fold."""
     from tlcourse.assets.models import get_model_spec
     from tlcourse.data import DataError, image_dataloaders
-    from tlcourse.features import frozen_body, stage_outputs
+    from tlcourse.features import frozen_body, stage_outputs, unaugmented
     stats = get_model_spec(model).stats
+    seed = _profile_seed() if seed is None else seed  # which images, when images_per_class limits them
 
-    def loaders(dataset, domain):
+    def images(dataset, domain):
         dls = image_dataloaders(dataset, image_size, 32, images_per_class, seed=seed, stats=stats, domain=domain,
-                                augment=False, valid_per_class=images_per_class)
-        train = dls.train.new(shuffle=False, drop_last=False, after_batch=dls.valid.after_batch)
-        return dls.vocab, (train, dls.valid)
-    source_vocab, source_loaders = loaders(source, source_domain)
-    target_vocab, target_loaders = loaders(target, target_domain)
-    if list(source_vocab) != list(target_vocab):
-        raise DataError(f"{source} and {target} must have the same classes: {list(source_vocab)} vs "
-                        f"{list(target_vocab)}.")
+                                augment=False, valid_per_class=images_per_class, device="cpu")
+        return list(dls.vocab), _images([unaugmented(dls, "train"), unaugmented(dls, "valid")])
+    source_vocab, (source_images, source_labels) = images(source, source_domain)
+    target_vocab, (target_images, target_labels) = images(target, target_domain)
+    if source_vocab != target_vocab:
+        raise DataError(f"{source} and {target} must have the same classes: {source_vocab} vs {target_vocab}.")
 
-    def run(body, domain_loaders):
-        outputs = [stage_outputs(body, loader) for loader in domain_loaders]
-        return (np.concatenate([features[-1].numpy() for features, _ in outputs]),
-                np.concatenate([labels.numpy() for _, labels in outputs]))
+    def features(body, x):
+        return stage_outputs(body, _batches(x))[0][-1].numpy()
     imagenet = frozen_body(model)
-    plain = DomainFeatures(*run(imagenet, source_loaders), *run(imagenet, target_loaders))
-    adapted = DomainFeatures(*run(reestimate_batchnorm(frozen_body(model), source_loaders[0]), source_loaders),
-                             *run(reestimate_batchnorm(frozen_body(model), target_loaders[0]), target_loaders))
-    return plain, adapted
+    plain = DomainFeatures(features(imagenet, source_images), source_labels,
+                           features(imagenet, target_images), target_labels)
+    source_body = reestimate_batchnorm(frozen_body(model), _batches(source_images))
+    return plain, AdaBNFeatures(model, features(source_body, source_images), source_labels, target_images)
 
 
 def finetuned_then_adabn(source: str = "photos5", target: str = "clipart5", model: str = "efficientnet_lite0",
-                         image_size: int = 128, epochs: int = 6, folds: int = 5, seed: int = 0) -> Adaptation:
+                         image_size: int = 128, epochs: int = 6, folds: int = 5,
+                         seeds: tuple[int, ...] | None = None) -> Adaptation:
     """fastai's standard fine_tune on the source (BatchNorm statistics follow the source, fastai's default),
-    applied to the target as it is, and with AdaBN: statistics re-estimated on the other folds' target images."""
+    applied to the target as it is, and with AdaBN: statistics re-estimated on the other folds' target images.
+    One network per seed (default: the profile's seeds); the accuracies are their mean."""
     import copy
+    import statistics
+
+    from sklearn.model_selection import StratifiedKFold
 
     from tlcourse.assets.models import get_model_spec
     from tlcourse.data import image_dataloaders
-    from tlcourse.profiles import seed_everything
+    from tlcourse.features import unaugmented
+    from tlcourse.profiles import active_profile, seed_everything
     from tlcourse.train import fit_logged, make_learner
     stats = get_model_spec(model).stats
-    source_dls = image_dataloaders(source, image_size, 16, seed=seed, stats=stats)
-    seed_everything(seed)
-    learn = make_learner(source_dls, model, keep_bn_stats=False)
-    fit_logged(learn, lambda learn: learn.fine_tune(epochs - 1, base_lr=2e-3, freeze_epochs=1))
-    network = learn.model.eval().cpu()
-    target_dls = image_dataloaders(target, image_size, 32, seed=seed, stats=stats, augment=False, device="cpu")
-    images, labels = [], []
-    for loader in (target_dls.train.new(shuffle=False, drop_last=False, after_batch=target_dls.valid.after_batch),
-                   target_dls.valid):
-        for x, y in loader:
-            images.append(x)
-            labels.append(y)
-    images, labels = torch.cat(images), torch.cat(labels).numpy()
-    from sklearn.model_selection import StratifiedKFold
-    correct = {SOURCE_ONLY: 0, "AdaBN": 0}
-    with torch.no_grad():
-        for unlabelled_rows, test_rows in StratifiedKFold(folds, shuffle=True, random_state=seed).split(images, labels):
-            adapted = copy.deepcopy(network)
-            reestimate_batchnorm(adapted[0], [(images[unlabelled_rows], None)])
-            for name, net in ((SOURCE_ONLY, network), ("AdaBN", adapted)):
-                correct[name] += int((net(images[test_rows]).argmax(1).numpy() == labels[test_rows]).sum())
-    accuracy = {name: count / len(labels) for name, count in correct.items()}
+    per_seed = []
+    for seed in seeds or active_profile().seeds:
+        source_dls = image_dataloaders(source, image_size, 16, seed=seed, stats=stats)
+        seed_everything(seed, source_dls)
+        learn = make_learner(source_dls, model, keep_bn_stats=False)
+        fit_logged(learn, lambda learn: learn.fine_tune(epochs - 1, base_lr=2e-3, freeze_epochs=1))
+        network = learn.model.eval().cpu()
+        target_dls = image_dataloaders(target, image_size, 32, seed=seed, stats=stats, augment=False, device="cpu")
+        images, labels = _images([unaugmented(target_dls, "train"), unaugmented(target_dls, "valid")])
+        correct = {SOURCE_ONLY: 0, "AdaBN": 0}
+        with torch.no_grad():
+            for unlabelled_rows, test_rows in StratifiedKFold(folds, shuffle=True, random_state=seed).split(images,
+                                                                                                             labels):
+                adapted = copy.deepcopy(network)
+                reestimate_batchnorm(adapted[0], _batches(images[unlabelled_rows]))
+                for name, net in ((SOURCE_ONLY, network), ("AdaBN", adapted)):
+                    correct[name] += int((net(images[test_rows]).argmax(1).numpy() == labels[test_rows]).sum())
+        per_seed.append({name: count / len(labels) for name, count in correct.items()})
+        print(f"seed {seed}: source only {per_seed[-1][SOURCE_ONLY]:.3f}, AdaBN {per_seed[-1]['AdaBN']:.3f}")
+    accuracy = {name: statistics.mean(run[name] for run in per_seed) for name in per_seed[0]}
     return Adaptation(f"{source} -> {target}, fine-tuned network", accuracy, None,
                       {"source (labelled)": len(source_dls.train_ds) + len(source_dls.valid_ds),
-                       "target (labels hidden)": len(labels)})
+                       "target (labels hidden)": len(labels)}, per_seed)

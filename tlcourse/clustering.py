@@ -55,14 +55,16 @@ def reduce(features: np.ndarray, dimensions: int = 50) -> np.ndarray:
     return PCA(min(dimensions, *scaled.shape), random_state=0).fit_transform(scaled)
 
 
-def cluster_score(features: np.ndarray, hidden_labels: np.ndarray, k: int, restarts: int = 3) -> ClusterScore:
-    """k-means (k clusters) on the reduced features, several seeds; NMI and ARI against the hidden labels."""
+def cluster_score(features: np.ndarray, hidden_labels: np.ndarray, k: int, restarts: int = 3,
+                  seed: int = 0) -> ClusterScore:
+    """k-means (k clusters) on the reduced features, `restarts` seeds from `seed`; NMI and ARI against the hidden
+    labels."""
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
     reduced = reduce(features)
     nmi, ari = [], []
-    for seed in range(restarts):
-        clusters = KMeans(k, n_init=10, random_state=seed).fit_predict(reduced)
+    for restart in range(restarts):
+        clusters = KMeans(k, n_init=10, random_state=seed + restart).fit_predict(reduced)
         nmi.append(float(normalized_mutual_info_score(hidden_labels, clusters)))
         ari.append(float(adjusted_rand_score(hidden_labels, clusters)))
     return ClusterScore(nmi, ari)
@@ -82,10 +84,10 @@ def image_representations(dataset: str, model: str = "efficientnet_lite0", image
 
     from tlcourse.assets.models import get_model_spec
     from tlcourse.data import image_dataloaders
-    from tlcourse.features import frozen_body, stage_outputs
+    from tlcourse.features import frozen_body, stage_outputs, unaugmented
     dls = image_dataloaders(dataset, image_size, 32, images_per_class, seed=seed, domain=domain, augment=False,
                             stats=get_model_spec(model).stats)
-    loader = dls.train.new(shuffle=False, drop_last=False, after_batch=dls.valid.after_batch)
+    loader = unaugmented(dls, "train")
     pixels = torch.cat([x.flatten(1).cpu() for x, _ in loader]).numpy()
     torch.manual_seed(seed)
     random_features, labels = stage_outputs(frozen_body(model, pretrained=False), loader)
@@ -96,9 +98,12 @@ def image_representations(dataset: str, model: str = "efficientnet_lite0", image
 
 def unsupervised_transfer(dataset: str = "photos5", domain: str | None = None, image_size: int = 128,
                           images_per_class: int | None = None, model: str = "efficientnet_lite0") -> Clustering:
-    """Cluster one data set three ways and score each against the hidden labels."""
-    representations, labels, classes = image_representations(dataset, model, image_size, domain, images_per_class)
-    scores = {name: cluster_score(x, labels, len(classes)) for name, x in representations.items()}
+    """Cluster one data set three ways and score each against the hidden labels (seeds: the profile's first)."""
+    from tlcourse.profiles import active_profile
+    seed = active_profile().seeds[0]
+    representations, labels, classes = image_representations(dataset, model, image_size, domain, images_per_class,
+                                                             seed)
+    scores = {name: cluster_score(x, labels, len(classes), seed=seed) for name, x in representations.items()}
     name = f"{dataset}/{domain}" if domain else dataset
     print(f"{name}: " + ", ".join(f"{n} NMI {s.mean_nmi:.2f}" for n, s in scores.items()))
     return Clustering(name, representations, labels, classes, scores)

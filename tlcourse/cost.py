@@ -1,4 +1,6 @@
-"""The compute cost of training, in floating-point operations (FLOPs).
+"""The compute cost of training, in floating-point operations (FLOPs), and CPU latency.
+
+Used by lesson 06 (FLOPs), lessons 02 and 07 (`cpu_latency_ms`, through `probing` and `model_choice`).
 
 The forward pass is counted with torch's flop counter. Its count of convolution backward passes is
 unreliable for depthwise convolutions (it over-counts them many times), so the backward pass uses the
@@ -7,6 +9,8 @@ frozen body (its input needs no gradient either).
 """
 
 from __future__ import annotations
+
+import statistics
 
 import torch
 from torch import nn
@@ -31,3 +35,19 @@ def training_step_flops(model: nn.Sequential, image_size: int, batch_size: int, 
     head, _ = forward_flops(model[1], features)
     model.train(was_training)
     return body * (1 if frozen_body else 1 + BACKWARD_PER_FORWARD) + head * (1 + BACKWARD_PER_FORWARD)
+
+
+def cpu_latency_ms(model, input_size: int, repeats: int = 5) -> float:
+    """Median milliseconds for one image through the model on the CPU (after one warm-up)."""
+    import time
+
+    import torch
+    model = model.eval().cpu()
+    x = torch.zeros(1, 3, input_size, input_size)
+    times = []
+    with torch.inference_mode():
+        for _ in range(repeats + 1):
+            start = time.perf_counter()
+            model(x)
+            times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times[1:])

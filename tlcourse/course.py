@@ -16,6 +16,25 @@ def lessons(folder: Path = ROOT / "notebooks") -> list[Path]:
     return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
 
 
+KERNEL_START_SECONDS = 120
+
+
+def local_kernel():
+    """A kernel manager whose kernel talks over local sockets in a private folder (IPC), not TCP ports."""
+    import tempfile
+
+    from jupyter_client.manager import KernelManager
+    return KernelManager(kernel_name="python3", transport="ipc",
+                         ip=str(Path(tempfile.mkdtemp(prefix="tlcourse-kernel-")) / "kernel"))
+
+
+def kernel_start_error(failure: Exception) -> str:
+    """One line saying that the lesson's kernel did not start, why, and what to do."""
+    return (f"the Jupyter kernel did not start ({str(failure).strip()[:80]}). Likely causes: the machine is very "
+            f"busy, or the course's environment is broken. Fix: close other heavy programs and run it again; if it "
+            f"persists, check `.venv/bin/python -m ipykernel --version` and re-run `make course` after deleting .venv.")
+
+
 def run_lesson(notebook: Path, build: Path) -> dict:
     """Execute one notebook; write build/NN_topic.ipynb and .html; return its table row."""
     import nbformat
@@ -28,7 +47,8 @@ def run_lesson(notebook: Path, build: Path) -> dict:
     report = build / f"{notebook.stem}.json"
     report.unlink(missing_ok=True)
     nb = nbformat.read(notebook, as_version=4)
-    client = NotebookClient(nb, timeout=3600, kernel_name="python3",
+    kernel = local_kernel()
+    client = NotebookClient(nb, km=kernel, timeout=3600, startup_timeout=KERNEL_START_SECONDS,
                             resources={"metadata": {"path": str(notebook.parent)}})
     os.environ["TLCOURSE_REPORT"] = str(report)  # the kernel inherits it
     start = time.perf_counter()
@@ -37,8 +57,15 @@ def run_lesson(notebook: Path, build: Path) -> dict:
         client.execute()
     except CellExecutionError as failure:
         error = str(failure).strip().splitlines()[-1][:120]
+    except (RuntimeError, TimeoutError) as failure:  # jupyter_client's ways of saying the kernel did not start
+        if client.kc is not None and client.kc.is_alive():
+            raise
+        error = kernel_start_error(failure)
+        print(error, flush=True)
     finally:
         del os.environ["TLCOURSE_REPORT"]
+        if kernel.has_kernel:  # nbclient leaves a kernel it was handed running
+            kernel.shutdown_kernel(now=True)
     seconds = time.perf_counter() - start
     nbformat.write(nb, build / notebook.name)
     html, _ = HTMLExporter().from_notebook_node(nb)
@@ -66,6 +93,7 @@ def main() -> int:
     parser.add_argument("only", nargs="*", help="run only lessons whose file name contains one of these")
     parser.add_argument("--build", type=Path, default=ROOT / "build")
     args = parser.parse_args()
+    args.build = args.build.resolve()  # the lessons' kernels run in notebooks/, and write their reports here
     args.build.mkdir(parents=True, exist_ok=True)
     rows = []
     for notebook in lessons():

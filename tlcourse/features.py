@@ -61,13 +61,23 @@ def frozen_body(name: str, pretrained: bool = True, body_weights: dict | None = 
     return body.eval()
 
 
+def unaugmented(dls, split: str = "train"):
+    """A loader over one split's images in order, with the validation transforms: no augmentation, no random
+    crop, so two passes (and `augment=True` or not) give the same images."""
+    from fastai.vision.augment import RandTransform
+    dataset = {"train": dls.train_ds, "valid": dls.valid_ds}[split]
+    # drop the random transforms: switched off for validation, fastai's warp still resamples the images a little
+    fixed = [t for t in dls.valid.after_batch.fs if not isinstance(t, RandTransform)]
+    return dls.test_dl(dataset.items, with_labels=True, bs=dls.valid.bs, after_batch=fixed)
+
+
 def extract_stage_features(dls, name: str, stages: int = 5, pretrained: bool = True,
                            body: nn.Sequential | None = None) -> list[FeatureSet]:
     """One pass of the frozen body over un-augmented images, keeping features after each of the first `stages`."""
     body = (frozen_body(name, pretrained) if body is None else body.eval())[:stages].to(dls.device)
     start = time.perf_counter()
-    train, train_labels = stage_outputs(body, dls.train.new(shuffle=False, drop_last=False, after_batch=dls.valid.after_batch))
-    valid, valid_labels = stage_outputs(body, dls.valid)
+    train, train_labels = stage_outputs(body, unaugmented(dls, "train"))
+    valid, valid_labels = stage_outputs(body, unaugmented(dls, "valid"))
     seconds = time.perf_counter() - start
     return [FeatureSet(name, stage, t, train_labels, v, valid_labels, seconds)
             for stage, (t, v) in enumerate(zip(train, valid))]
@@ -100,6 +110,7 @@ def cached_head(features: FeatureSet, epochs: int, lr: float = 1e-2, batch_size:
                            pool=False)
     train = list(zip(features.train, features.train_labels))
     valid = list(zip(features.valid, features.valid_labels))
+    batch_size = min(batch_size, len(train))  # a last short batch is dropped: never all of them
     dls = DataLoaders(DataLoader(train, bs=batch_size, shuffle=True, drop_last=True),
                       DataLoader(valid, bs=64))
     learn = Learner(dls, head, loss_func=CrossEntropyLossFlat(), metrics=accuracy)

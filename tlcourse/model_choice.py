@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from tlcourse.assets.models import get_model_spec, model_names
 from tlcourse.data import image_dataloaders
 from tlcourse.profiles import Profile, active_profile
-from tlcourse.transferability import knn_score, logme, probe_score, rank_correlation
+from tlcourse.transferability import chance_of_correlation, knn_score, logme, probe_score, rank_correlation
 
 ESTIMATES = ("LogME", "kNN", "linear probe")
+IMAGENET_TOP1 = "ImageNet top-1"
 
 
 @dataclass
@@ -43,19 +44,26 @@ class ModelChoice:
     images_per_class: int
     candidates: list[Candidate]
 
-    def correlation(self, estimate: str) -> float:
-        """Rank correlation of an estimate with the fine-tuned accuracies, over all candidates."""
-        return rank_correlation([c.scores[estimate] for c in self.candidates], [c.accuracy for c in self.candidates])
+    def _scores(self, estimate: str, whole_only: bool) -> tuple[list[float], list[float]]:
+        chosen = [c for c in self.candidates if c.stages == 5 or not whole_only]
+        return ([c.imagenet_top1 if estimate == IMAGENET_TOP1 else c.scores[estimate] for c in chosen],
+                [c.accuracy for c in chosen])
 
-    def imagenet_correlation(self) -> float:
-        """The naive choice, ImageNet top-1, against the truth (whole models only: cuts share a top-1)."""
-        whole = [c for c in self.candidates if c.stages == 5]
-        return rank_correlation([c.imagenet_top1 for c in whole], [c.accuracy for c in whole])
+    def correlation(self, estimate: str, whole_only: bool = False) -> float:
+        """Rank correlation of an estimate (or ImageNet top-1) with the fine-tuned accuracies, over all
+        candidates or the whole models only (cut bodies have no ImageNet top-1 of their own)."""
+        return rank_correlation(*self._scores(estimate, whole_only))
+
+    def chance(self, estimate: str) -> float:
+        """How often a random scorer would rank all the candidates at least as well as `estimate` did."""
+        return chance_of_correlation(*self._scores(estimate, whole_only=False))
 
     @property
     def cost_ratio(self) -> float:
-        """Seconds spent on estimates divided by seconds spent fine-tuning every candidate."""
-        return sum(c.score_seconds for c in self.candidates) / sum(c.finetune_seconds for c in self.candidates)
+        """Seconds spent on estimates divided by seconds spent fine-tuning every candidate once (one seed each,
+        as the estimates are computed once)."""
+        return (sum(c.score_seconds for c in self.candidates)
+                / sum(c.finetune_seconds / len(c.accuracies) for c in self.candidates))
 
     def table(self):
         import pandas as pd
@@ -70,7 +78,7 @@ def choose_model(dataset: str = "photos5", models: list[str] | None = None, cuts
                  images_per_class: int = 10, domain: str | None = None, profile: Profile | None = None) -> ModelChoice:
     """Score every candidate on frozen features (training images only), then fine-tune each and compare."""
     from tlcourse.assets.models import count_parameters
-    from tlcourse.experiments import cpu_latency_ms
+    from tlcourse.cost import cpu_latency_ms
     from tlcourse.features import extract_stage_features
     from tlcourse.train import fine_tune, transfer_model
     profile = profile or active_profile()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-from tlcourse.experiments import Comparison
+from tlcourse.scratch_vs_pretrained import Comparison
 
 COLOURS = {True: "tab:blue", False: "tab:orange"}
 LABELS = {True: "ImageNet start", False: "from scratch"}
@@ -75,12 +75,14 @@ def plot_activations(image, stage_outputs: list, channels: int = 6):
 
 
 def plot_depth_probe(probe):
-    """Linear-probe accuracy against body stage, one faint line per seed and the mean."""
+    """Linear-probe accuracy against body stage: one faint line per seed, the mean, and the random-weights control."""
     fig, ax = plt.subplots(figsize=(6, 4))
     stages = range(len(probe.mean_by_stage))
     for row in probe.accuracies:
         ax.plot(stages, row, color="tab:blue", alpha=0.3, marker="o")
-    ax.plot(stages, probe.mean_by_stage, color="tab:blue", marker="o", linewidth=2.5, label="mean over seeds")
+    ax.plot(stages, probe.mean_by_stage, color="tab:blue", marker="o", linewidth=2.5, label="ImageNet weights")
+    ax.plot(stages, probe.random_mean_by_stage, color="tab:orange", marker="s", linewidth=2,
+            label="random weights (control)")
     ax.axhline(0.2, color="grey", linestyle=":", label="chance")
     ax.set(xlabel="body stage (0 = first, 4 = last)", ylabel="linear-probe accuracy", ylim=(0, 1),
            xticks=list(stages), title=f"What a straight line can separate, stage by stage ({probe.model})")
@@ -114,19 +116,22 @@ def plot_advantages(adv, target: float) -> list:
         accs = [adv.accuracy(pretrained, s) for s in adv.sizes]
         data_ax.errorbar(labels, [np.mean(a) for a in accs], yerr=[np.std(a) for a in accs], capsize=3,
                          color=COLOURS[pretrained], marker="o", label=LABELS[pretrained])
-        for i, run in enumerate(adv._at(pretrained, None)):
-            time_ax.plot(run.epoch_seconds, run.history, color=COLOURS[pretrained], marker="o", alpha=0.7,
+        for i, run in enumerate(adv._to_target(pretrained)):
+            cumulative = [adv.flops(pretrained, e) / 1e12 for e in range(1, len(run.history) + 1)]
+            time_ax.plot(cumulative, run.history, color=COLOURS[pretrained], marker="o", alpha=0.7,
                          label=LABELS[pretrained] if i == 0 else None)
-        flops_ax.bar(LABELS[pretrained], adv.flops[pretrained] / 1e12, color=COLOURS[pretrained], alpha=0.7)
+        epochs = len(adv._at(pretrained, None)[0].history)
+        flops_ax.bar(LABELS[pretrained], adv.flops(pretrained, epochs) / 1e12, color=COLOURS[pretrained], alpha=0.7)
     gaps = [100 * (np.mean(adv.accuracy(True, s)) - np.mean(adv.accuracy(False, s))) for s in adv.sizes]
     gap_ax.bar(labels, gaps, color="tab:green", alpha=0.7)
     data_ax.set(xlabel="training images per class", ylabel="validation accuracy", ylim=(0, 1),
                 title="(1) less data needed")
     time_ax.axhline(target, color="grey", linestyle=":", label=f"target {target:.2f}")
-    time_ax.set(xlabel="training seconds", ylabel="validation accuracy", ylim=(0, 1), title="(2) less time (all data)")
+    time_ax.set(xlabel="training TFLOPs (time grows with them)", ylabel="validation accuracy", ylim=(0, 1),
+                title="(2) less time to a target (all data)")
     gap_ax.set(xlabel="training images per class", ylabel="points above scratch",
                title="(3) better performance on small data")
-    flops_ax.set(ylabel="TFLOPs per training run", title="(4) less compute (all data)")
+    flops_ax.set(ylabel="TFLOPs per training run", title="(4) less compute, same epochs (all data)")
     data_ax.legend()
     time_ax.legend()
     for fig, _ in figures:
@@ -152,14 +157,16 @@ def plot_model_choice(choice, estimate: str = "LogME"):
 
 
 def plot_negative_transfer(result):
-    """Left: accuracy of a head on each source's frozen body, cut after each stage, against scratch.
+    """Left: accuracy of a head on each start's frozen body, cut after each stage (random weights = the control).
     Right: LogME of the same frozen features, computed before training."""
     fig, (acc_ax, score_ax) = plt.subplots(1, 2, figsize=(11, 4))
     stages = range(1, 6)
-    for (source, transfer), colour in zip(result.transfers.items(), ("tab:blue", "tab:red")):
-        acc_ax.plot(stages, [transfer.frozen_accuracy(s) for s in stages], marker="o", color=colour, label=source)
-        score_ax.plot(stages, [transfer.stage_logme(s) for s in stages], marker="o", color=colour, label=source)
-    acc_ax.axhline(result.scratch_accuracy, color="black", linestyle="--", label="from scratch")
+    for (source, transfer), colour in zip(result.transfers.items(), ("tab:blue", "tab:red", "black")):
+        style = "--" if colour == "black" else "-"
+        acc_ax.plot(stages, [transfer.frozen_accuracy(s) for s in stages], marker="o", color=colour, linestyle=style,
+                    label=source)
+        score_ax.plot(stages, [transfer.stage_logme(s) for s in stages], marker="o", color=colour, linestyle=style,
+                      label=source)
     acc_ax.axhline(0.1, color="grey", linestyle=":", label="chance")
     acc_ax.set(xlabel="frozen stages transferred", ylabel="validation accuracy", ylim=(0, 1), xticks=list(stages),
                title=f"Target: {result.target}, {result.images_per_class} per class")

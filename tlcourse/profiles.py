@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-import numpy as np
 import torch
 
 PROFILE_VARIABLE = "TLCOURSE_PROFILE"
 THREADS_VARIABLE = "TLCOURSE_THREADS"
+SEED_VARIABLE = "TLCOURSE_SEED"
 
 
 @dataclass(frozen=True)
@@ -46,15 +46,25 @@ def detect_device() -> str:
     return "cpu"
 
 
+def base_seed() -> int:
+    """TLCOURSE_SEED (default 0): every profile's seeds are shifted by it, to check claims on other seeds."""
+    value = os.environ.get(SEED_VARIABLE, "").strip() or "0"
+    if not value.isdigit():
+        raise ValueError(f"{SEED_VARIABLE}={value!r}: set it to a whole number, e.g. 100.")
+    return int(value)
+
+
 def active_profile() -> Profile:
-    """The profile named by TLCOURSE_PROFILE, else 'full' on a GPU and 'cpu' without one."""
+    """The profile named by TLCOURSE_PROFILE, else 'full' on a GPU and 'cpu' without one; seeds shifted by
+    TLCOURSE_SEED."""
     name = os.environ.get(PROFILE_VARIABLE, "").strip().lower()
     if not name:
         name = "cpu" if detect_device() == "cpu" else "full"
     if name not in PROFILES:
         raise ValueError(f"{PROFILE_VARIABLE}={name!r} is not a profile: "
                          f"set it to one of {', '.join(PROFILES)}.")
-    return PROFILES[name]
+    profile = PROFILES[name]
+    return replace(profile, seeds=tuple(seed + base_seed() for seed in profile.seeds))
 
 
 def threads() -> int:
@@ -67,23 +77,26 @@ def threads() -> int:
     return torch.get_num_threads()
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch so a run can be repeated."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+def seed_everything(seed: int, dls=None) -> None:
+    """Seed Python, NumPy and torch (fastai's set_seed, reproducible) and the shuffling of `dls`'s loaders,
+    so a run gives the same result whatever ran before it."""
+    from fastai.torch_core import set_seed
+    set_seed(seed, reproducible=True)
+    for loader in getattr(dls, "loaders", ()):
+        loader.rng = random.Random(seed)  # fastai seeds each loader once, when it is made
 
 
-def banner(seed: int = 0) -> str:
-    """Print and return: profile, device, online/offline and seed, on one line."""
+def banner(seed: int | None = None) -> str:
+    """Print and return: profile, device, online/offline and seed (default: the base seed), on one line."""
     from tlcourse import __version__
     from tlcourse.assets.network import is_online
 
     profile = active_profile()
     device = detect_device()
+    seed = base_seed() if seed is None else seed
     where = f"{device} ({threads()} threads)" if device == "cpu" else device
     line = (f"tlcourse {__version__} | profile {profile.name} | device {where} | "
-            f"{'online' if is_online() else 'offline'} | seed {seed}")
+            f"{'online' if is_online() else 'offline'} | seed {seed} (seeds {', '.join(map(str, profile.seeds))})")
     seed_everything(seed)
     print(line)
     return line

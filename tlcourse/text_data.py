@@ -7,8 +7,9 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from tlcourse.assets.datasets import dataset_path, get_dataset_spec
-from tlcourse.data import DataError
+from tlcourse.assets.datasets import get_dataset_spec
+from tlcourse.data import dataset_path
+from tlcourse.errors import DataError
 
 
 @dataclass

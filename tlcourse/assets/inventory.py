@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import platform
 
-from tlcourse.assets.datasets import DATASETS, data_root
+from tlcourse.assets.datasets import DATASETS, is_prepared
 from tlcourse.assets.models import MODELS, is_available
 
 LIBRARIES = ["torch", "torchvision", "fastai", "timm", "scikit-learn", "matplotlib", "ipywidgets", "jupyterlab", "nbval"]
@@ -46,5 +46,5 @@ def datasets_table():
     """Every registry data set: offline or online, prepared or not, licence."""
     import pandas as pd
     return pd.DataFrame([{"data set": d.name, "source": "installed packages" if d.offline else "download",
-                          "prepared": (data_root() / d.name / ".complete").exists(),
+                          "prepared": is_prepared(d.name),
                           "description": d.description, "licence": d.licence} for d in DATASETS.values()])

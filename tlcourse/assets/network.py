@@ -13,12 +13,11 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
+from tlcourse.errors import DownloadError
+
 TIMEOUT_SECONDS = 10
 PROBE_HOST = "download.pytorch.org"
-
-
-class DownloadError(RuntimeError):
-    """A file could not be fetched; the message says which, from where, and what to do instead."""
+FASTAI_HOST = "s3.amazonaws.com"
 
 
 @functools.lru_cache(maxsize=None)
@@ -73,3 +72,24 @@ def download(url: str, dest: Path, sha256: str | None = None, hash_prefix: str |
                             f"{sha256 or hash_prefix + '...'}: the download is damaged; run again.")
     os.replace(tmp.name, dest)
     return dest
+
+
+def fetch_fastai(archive: str, subfolder: str = "", c_key: str = "data", what: str = "", alternative: str = "",
+                 timeout: float = TIMEOUT_SECONDS) -> Path:
+    """Folder of one of fastai's archives (`archive` names it on `URLs`), downloaded and unpacked once.
+
+    fastai caches the archive and checks its size and checksum; this adds the offline check and a timeout.
+    """
+    from fastai.data.external import URLs, untar_data
+    url = getattr(URLs, archive)
+    what = what or archive
+    if not is_online(FASTAI_HOST):
+        hint = f" Offline alternative: {alternative}" if alternative else ""
+        raise DownloadError(f"{what} is downloaded from {url}, and this machine is offline.{hint}")
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)  # fastai's downloader has no timeout of its own
+    try:
+        print(f"Downloading {what} from {url} (once; cached by fastai) ...")
+        return untar_data(url, c_key=c_key) / subfolder
+    finally:
+        socket.setdefaulttimeout(previous)

