@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEBIAN_PACKAGES := tuxpaint-stamps-default opencv-doc openclipart-svg librsvg2-bin
 # torch's OpenMP threads wait passively instead of spinning: on a shared machine spinning made epochs
-# up to 60x slower (`make bench`). The package sets it too; a value you set yourself wins.
+# up to 22x slower (`make bench`). The package sets it too; a value you set yourself wins.
 export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: setup install debian-packages data test course lab bench gpu-check clean

@@ -24,9 +24,9 @@ import warnings
 __version__ = "0.1.0"
 
 # OpenMP threads that busy-wait steal the cores from each other when the machine is shared (a browser, a
-# video call, CI neighbours): one epoch took up to 60x longer. A passive wait costs nothing on a quiet
-# machine. OpenMP reads the setting once, when torch loads it, so it must be set before torch is imported;
-# a learner's own setting wins.
+# video call, CI neighbours): one epoch took up to 22x longer, against 2.6x waiting passively; on a quiet
+# machine passive waits cost a median 1.17x (`make bench`). OpenMP reads the setting once, when torch loads
+# it, so it must be set before torch is imported; a learner's own setting wins.
 WAIT_POLICY = "OMP_WAIT_POLICY"
 _policy_was_set = WAIT_POLICY in os.environ
 os.environ.setdefault(WAIT_POLICY, "PASSIVE")
