@@ -52,7 +52,8 @@ def test_stage_activations_shrink_with_depth():
     assert [o.shape[-1] for _, o in outputs] == [112, 56, 28, 14, 7]
 
 
-def test_features_are_the_same_in_every_pass_and_with_or_without_augmentation(dls):
+def test_features_are_the_same_in_every_pass_and_with_or_without_augmentation(dls, monkeypatch):
+    monkeypatch.setenv("TLCOURSE_CACHE", "off")  # two real passes
     augmented = image_dataloaders("photos5", 64, 4, images_per_class=3, seed=0, augment=True, device="cpu")
     first, second = extract_features(augmented, "mobilenet_v2"), extract_features(augmented, "mobilenet_v2")
     plain = extract_features(dls, "mobilenet_v2")

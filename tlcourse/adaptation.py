@@ -156,8 +156,7 @@ class AdaBNFeatures:
         """Features of the test rows from a body whose statistics come from the unlabelled rows only."""
         from tlcourse.features import frozen_body, stage_outputs
         body = reestimate_batchnorm(frozen_body(self.model), _batches(self.target_images[unlabelled_rows]))
-        features, _ = stage_outputs(body, _batches(self.target_images[test_rows]))
-        return features[-1].numpy()
+        return stage_outputs(body, _batches(self.target_images[test_rows])).features[-1].numpy()
 
 
 def _profile_seed() -> int:
@@ -258,7 +257,7 @@ def image_features(source: str = "photos5", target: str = "clipart5", model: str
         raise DataError(f"{source} and {target} must have the same classes: {source_vocab} vs {target_vocab}.")
 
     def features(body, x):
-        return stage_outputs(body, _batches(x))[0][-1].numpy()
+        return stage_outputs(body, _batches(x)).features[-1].numpy()
     imagenet = frozen_body(model)
     plain = DomainFeatures(features(imagenet, source_images), source_labels,
                            features(imagenet, target_images), target_labels)

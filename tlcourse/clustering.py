@@ -90,8 +90,8 @@ def image_representations(dataset: str, model: str = "efficientnet_lite0", image
     loader = unaugmented(dls, "train")
     pixels = torch.cat([x.flatten(1).cpu() for x, _ in loader]).numpy()
     torch.manual_seed(seed)
-    random_features, labels = stage_outputs(frozen_body(model, pretrained=False), loader)
-    imagenet_features, _ = stage_outputs(frozen_body(model), loader)
+    random_features, labels, _ = stage_outputs(frozen_body(model, pretrained=False), loader)
+    imagenet_features = stage_outputs(frozen_body(model), loader).features
     representations = dict(zip(REPRESENTATIONS, (pixels, random_features[-1].numpy(), imagenet_features[-1].numpy())))
     return representations, labels.numpy(), list(dls.vocab)
 

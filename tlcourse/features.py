@@ -1,9 +1,11 @@
-"""Frozen-body features: computed once, then reused to train heads and probes in seconds."""
+"""Frozen-body features: computed once (kept by `feature_cache`), then reused to train heads and probes in
+seconds."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from fastai.data.core import DataLoaders
@@ -29,7 +31,7 @@ class FeatureSet:
     train_labels: torch.Tensor
     valid: torch.Tensor
     valid_labels: torch.Tensor
-    seconds: float  # time taken to compute them
+    seconds: float  # time the body took to compute them (when they were computed, if they come from the cache)
 
     @property
     def n_classes(self) -> int:
@@ -41,16 +43,36 @@ def pool(activations: torch.Tensor) -> torch.Tensor:
     return torch.cat([activations.amax(dim=(2, 3)), activations.mean(dim=(2, 3))], dim=1)
 
 
+class StageOutputs(NamedTuple):
+    """Pooled features after every stage, the labels, and the seconds the body took to compute them
+    (recorded when they were computed: the feature cache does not make the body look faster)."""
+
+    features: list[torch.Tensor]
+    labels: torch.Tensor
+    seconds: float
+
+
 @torch.no_grad()
-def stage_outputs(body: nn.Sequential, loader) -> tuple[list[torch.Tensor], torch.Tensor]:
-    """Pooled features after every stage of `body`, and the labels."""
+def _compute_stage_outputs(body: nn.Sequential, loader) -> dict:
+    start = time.perf_counter()
     per_stage, labels = [[] for _ in body], []
     for x, y in loader:
         for stage, features in zip(body, per_stage):
             x = stage(x)
-            features.append(pool(x).float().cpu())
-        labels.append(y.cpu())
-    return [torch.cat(f) for f in per_stage], torch.cat(labels)
+            features.append(pool(x).float().cpu().as_subclass(torch.Tensor))  # plain tensors, not fastai's types
+        labels.append(y.cpu().as_subclass(torch.Tensor))
+    return {"features": [torch.cat(f) for f in per_stage], "labels": torch.cat(labels),
+            "seconds": time.perf_counter() - start}
+
+
+def stage_outputs(body: nn.Sequential, loader) -> StageOutputs:
+    """Pooled features after every stage of `body` over `loader` (a fastai loader, or a list of (images, labels)
+    batches), from the feature cache when the same body has seen the same images before."""
+    from tlcourse.feature_cache import cached, loader_checksum, module_checksum
+    device = next(body.parameters()).device.type
+    key = {"what": "pooled stage outputs", "body": module_checksum(body), "images": loader_checksum(loader),
+           "device": device}
+    return StageOutputs(**cached(key, lambda: _compute_stage_outputs(body, loader)))
 
 
 def frozen_body(name: str, pretrained: bool = True, body_weights: dict | None = None) -> nn.Sequential:
@@ -75,10 +97,9 @@ def extract_stage_features(dls, name: str, stages: int = 5, pretrained: bool = T
                            body: nn.Sequential | None = None) -> list[FeatureSet]:
     """One pass of the frozen body over un-augmented images, keeping features after each of the first `stages`."""
     body = (frozen_body(name, pretrained) if body is None else body.eval())[:stages].to(dls.device)
-    start = time.perf_counter()
-    train, train_labels = stage_outputs(body, unaugmented(dls, "train"))
-    valid, valid_labels = stage_outputs(body, unaugmented(dls, "valid"))
-    seconds = time.perf_counter() - start
+    train, train_labels, train_seconds = stage_outputs(body, unaugmented(dls, "train"))
+    valid, valid_labels, valid_seconds = stage_outputs(body, unaugmented(dls, "valid"))
+    seconds = train_seconds + valid_seconds
     return [FeatureSet(name, stage, t, train_labels, v, valid_labels, seconds)
             for stage, (t, v) in enumerate(zip(train, valid))]
 

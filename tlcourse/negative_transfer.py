@@ -116,7 +116,8 @@ def negative_transfer(target: str = "digits", domain: str = "opencv", model: str
             body = frozen_body(model, pretrained=pretrained, body_weights=body_weights)
             stage_features = extract_stage_features(dls, model, body=body)
             transfer.logme.append([logme(f.train.numpy(), f.train_labels.numpy()) for f in stage_features])
-            transfer.frozen.append([cached_head(f, 3 * profile.epochs, seed=seed) for f in stage_features])
+            transfer.frozen.append([cached_head(f, 3 * profile.epochs, batch_size=dls.bs, seed=seed)
+                                    for f in stage_features])
             transfer.fine_tuned.append(fine_tune(dls, model, profile.epochs, seed=seed, body_weights=body_weights,
                                                  pretrained=pretrained))
         print(f"seed {seed}: " + ", ".join(f"{s} frozen {t.frozen[-1][-1].accuracy:.2f} fine-tuned "

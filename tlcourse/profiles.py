@@ -87,16 +87,19 @@ def seed_everything(seed: int, dls=None) -> None:
 
 
 def banner(seed: int | None = None) -> str:
-    """Print and return: profile, device, online/offline and seed (default: the base seed), on one line."""
+    """Print and return: profile, device, online/offline, seed (default: the base seed) and the feature cache,
+    on one line."""
     from tlcourse import __version__
     from tlcourse.assets.network import is_online
+    from tlcourse.feature_cache import describe_cache
 
     profile = active_profile()
     device = detect_device()
     seed = base_seed() if seed is None else seed
     where = f"{device} ({threads()} threads)" if device == "cpu" else device
     line = (f"tlcourse {__version__} | profile {profile.name} | device {where} | "
-            f"{'online' if is_online() else 'offline'} | seed {seed} (seeds {', '.join(map(str, profile.seeds))})")
+            f"{'online' if is_online() else 'offline'} | seed {seed} (seeds {', '.join(map(str, profile.seeds))}) | "
+            f"{describe_cache()}")
     seed_everything(seed)
     print(line)
     return line

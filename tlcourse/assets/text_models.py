@@ -7,6 +7,8 @@ It trains like any module: in plain PyTorch or inside a fastai `Learner`.
 
 from __future__ import annotations
 
+import hashlib
+
 import importlib.util
 import os
 import warnings
@@ -81,8 +83,18 @@ class SentenceEncoder(nn.Module):
 
     @torch.no_grad()
     def encode(self, sentences: list[str], batch_size: int = 64) -> torch.Tensor:
-        """Sentence vectors (n, dim) on the CPU, in evaluation mode; checks the sentences first."""
+        """Sentence vectors (n, dim) on the CPU, in evaluation mode; checks the sentences first. The vectors are
+        kept in the feature cache (keyed by the encoder's weights and the exact sentences)."""
+        from tlcourse.feature_cache import cached, module_checksum
         check_sentences(sentences, self.tokenizer)
+        sentences = list(sentences)
+        key = {"what": "sentence vectors", "encoder": module_checksum(self), "max_tokens": self.max_tokens,
+               "tokenizer": f"{type(self.tokenizer).__name__} {len(self.tokenizer)}",
+               "sentences": hashlib.sha256("\0".join(sentences).encode()).hexdigest(),
+               "device": next(self.parameters()).device.type}
+        return cached(key, lambda: {"vectors": self._encode(sentences, batch_size)})["vectors"]
+
+    def _encode(self, sentences: list[str], batch_size: int) -> torch.Tensor:
         was_training = self.training
         self.eval()
         vectors = [self(sentences[i:i + batch_size]).float().cpu() for i in range(0, len(sentences), batch_size)]
