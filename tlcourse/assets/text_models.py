@@ -8,7 +8,6 @@ It trains like any module: in plain PyTorch or inside a fastai `Learner`.
 from __future__ import annotations
 
 import hashlib
-
 import importlib.util
 import os
 import warnings
