@@ -59,6 +59,7 @@ def module_checksum(module: torch.nn.Module) -> str:
 def loader_checksum(loader) -> str:
     """Checksum of what a loader feeds the body: a fastai loader's files (contents), labels and transforms, or,
     for a list of (images, labels) batches, the tensors themselves."""
+    from tlcourse.assets.network import sha256_of
     digest = hashlib.sha256()
     if isinstance(loader, (list, tuple)):
         for x, y in loader:
@@ -68,7 +69,7 @@ def loader_checksum(loader) -> str:
     for item in loader.dataset.items:
         path, label = item if isinstance(item, tuple) else (item, "")
         digest.update(f"{label}\0".encode())
-        digest.update(hashlib.sha256(Path(path).read_bytes()).digest())
+        digest.update(sha256_of(Path(path)).encode())
     for pipeline in (loader.dataset.tfms, loader.after_item, loader.before_batch, loader.after_batch):
         digest.update(repr(pipeline).encode())
     for transform in loader.after_batch.fs:  # the printed statistics are rounded: hash the exact values
