@@ -37,7 +37,7 @@ data: install debian-packages
 	$(BIN)/python -m tlcourse.assets.prepare
 
 test: setup
-	TLCOURSE_PROFILE=smoke HF_HUB_OFFLINE=1 $(BIN)/python -m pytest --nbval-lax -q
+	TLCOURSE_PROFILE=smoke HF_HUB_OFFLINE=1 $(BIN)/python -m pytest --nbval-lax -q -n logical --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 
 course: setup
 	$(BIN)/python -m tlcourse.course

@@ -5,6 +5,19 @@ import os
 os.environ.setdefault("TLCOURSE_PROFILE", "smoke")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+
+def _share_the_cores() -> None:
+    """Under pytest-xdist (`make test` runs one worker per core) each worker, and the lesson kernels it starts,
+    gets an equal share of the cores. The course's small models gain little from a second thread on a CPU
+    (two lessons side by side with one thread each finished in 56 s, one after the other with two in 85 s).
+    A setting of your own wins."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+
+
+_share_the_cores()  # before torch is imported: it reads OMP_NUM_THREADS once
+
 import tlcourse  # noqa: E402,F401  (first, so torch's threads wait passively in the tests too)
 
 import pytest  # noqa: E402
@@ -19,3 +32,11 @@ def _unit_test_feature_cache(tmp_path_factory):
 def _feature_cache_of_the_unit_tests(_unit_test_feature_cache, monkeypatch):
     """Unit tests keep their features apart from the course's cache (the lessons' kernels use the real one)."""
     monkeypatch.setenv("TLCOURSE_CACHE", str(_unit_test_feature_cache))
+
+
+def pytest_collection_modifyitems(items):
+    """Lessons first, the later (longer) ones first, then the unit tests: with one worker per core the long
+    lessons start early and the short tests fill the gaps at the end."""
+    def order(item):
+        return (0, -int(item.path.name[:2])) if item.path.suffix == ".ipynb" else (1, 0)
+    items.sort(key=order)  # stable: cells and tests keep their order within a file

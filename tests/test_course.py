@@ -25,6 +25,14 @@ def test_a_lesson_whose_claim_holds_is_reported_with_its_metric(tmp_path):
     assert "98_holds.html" in (tmp_path / "index.html").read_text()
 
 
+def test_a_lesson_leaves_no_socket_folder_behind(tmp_path, monkeypatch):
+    from tlcourse import course
+    folders, make = [], course.local_kernel
+    monkeypatch.setattr(course, "local_kernel", lambda sockets: folders.append(sockets) or make(sockets))
+    run_lesson(_notebook(tmp_path / "94_sockets.ipynb", "1 + 1"), tmp_path)
+    assert len(folders) == 1 and not folders[0].exists() and (tmp_path / "94_sockets.ipynb").exists()
+
+
 def test_a_lesson_whose_claim_fails_is_reported_as_failed(tmp_path):
     lesson = _notebook(tmp_path / "99_fails.ipynb", "from tlcourse.report import report_claim\n"
                        "ok = report_claim('one is more than two', 1 > 2, 'margin', -1.0)\nassert ok, 'claim broke'")
@@ -40,7 +48,7 @@ def test_a_kernel_that_does_not_start_gives_one_line_with_the_fix(tmp_path, monk
     class NoKernel(KernelManager):
         def start_kernel(self, **kwargs):
             raise RuntimeError("Kernel didn't respond in 60 seconds")
-    monkeypatch.setattr(course, "local_kernel", lambda: NoKernel(kernel_name="python3"))
+    monkeypatch.setattr(course, "local_kernel", lambda sockets: NoKernel(kernel_name="python3"))
     row = run_lesson(_notebook(tmp_path / "97_no_kernel.ipynb", "1 + 1"), tmp_path)
     assert not row["claim ok"] and "kernel did not start" in row["error"] and "Fix:" in row["error"]
 
@@ -53,6 +61,6 @@ def test_lessons_run_over_local_sockets_without_the_tcp_warning(tmp_path, capfd)
 def test_each_lesson_kernel_is_shut_down_afterwards(tmp_path, monkeypatch):
     from tlcourse import course
     kernels, make = [], course.local_kernel
-    monkeypatch.setattr(course, "local_kernel", lambda: kernels.append(make()) or kernels[-1])
+    monkeypatch.setattr(course, "local_kernel", lambda sockets: kernels.append(make(sockets)) or kernels[-1])
     run_lesson(_notebook(tmp_path / "95_shut.ipynb", "1 + 1"), tmp_path)
     assert len(kernels) == 1 and not kernels[0].has_kernel

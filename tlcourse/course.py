@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,13 +20,11 @@ def lessons(folder: Path = ROOT / "notebooks") -> list[Path]:
 KERNEL_START_SECONDS = 120
 
 
-def local_kernel():
-    """A kernel manager whose kernel talks over local sockets in a private folder (IPC), not TCP ports."""
-    import tempfile
-
+def local_kernel(sockets: Path):
+    """A kernel manager whose kernel talks over local sockets in the private folder `sockets` (IPC), not TCP
+    ports."""
     from jupyter_client.manager import KernelManager
-    return KernelManager(kernel_name="python3", transport="ipc",
-                         ip=str(Path(tempfile.mkdtemp(prefix="tlcourse-kernel-")) / "kernel"))
+    return KernelManager(kernel_name="python3", transport="ipc", ip=str(sockets / "kernel"))
 
 
 def kernel_start_error(failure: Exception) -> str:
@@ -47,7 +46,8 @@ def run_lesson(notebook: Path, build: Path) -> dict:
     report = build / f"{notebook.stem}.json"
     report.unlink(missing_ok=True)
     nb = nbformat.read(notebook, as_version=4)
-    kernel = local_kernel()
+    sockets = tempfile.TemporaryDirectory(prefix="tlcourse-kernel-")  # removed with everything in it at the end
+    kernel = local_kernel(Path(sockets.name))
     client = NotebookClient(nb, km=kernel, timeout=3600, startup_timeout=KERNEL_START_SECONDS,
                             resources={"metadata": {"path": str(notebook.parent)}})
     os.environ["TLCOURSE_REPORT"] = str(report)  # the kernel inherits it
@@ -66,6 +66,7 @@ def run_lesson(notebook: Path, build: Path) -> dict:
         del os.environ["TLCOURSE_REPORT"]
         if kernel.has_kernel:  # nbclient leaves a kernel it was handed running
             kernel.shutdown_kernel(now=True)
+        sockets.cleanup()
     seconds = time.perf_counter() - start
     nbformat.write(nb, build / notebook.name)
     html, _ = HTMLExporter().from_notebook_node(nb)
