@@ -113,6 +113,19 @@ def test_standardising_per_domain_undoes_an_affine_shift(two_domains):
     assert result.accuracy["standardise per domain"] > result.accuracy[SOURCE_ONLY] + 0.3
 
 
+def test_only_the_methods_asked_for_are_trained(two_domains, monkeypatch):
+    from tlcourse import adaptation
+
+    def not_asked_for(*args, **kwargs):
+        raise AssertionError("a method that was not asked for was trained")
+    monkeypatch.setattr(adaptation, "train_dann", not_asked_for)
+    monkeypatch.setattr(adaptation, "self_training", not_asked_for)
+    result = compare_methods("digits -> faded digits", two_domains, methods=("standardise per domain",))
+    assert set(result.accuracy) == {SOURCE_ONLY, "standardise per domain"} and result.oracle is not None
+    with pytest.raises(ValueError, match="choose from"):
+        compare_methods("digits -> faded digits", two_domains, methods=("AdaBN",))
+
+
 def test_best_method_and_gain_ignore_source_only():
     result = Adaptation("c", {SOURCE_ONLY: 0.9, "a": 0.7, "b": 0.8}, 0.95, {})
     assert result.best_method == "b" and result.gain == pytest.approx(-0.1)

@@ -24,6 +24,15 @@ def test_encoder_loads_offline_and_puts_similar_sentences_close(encoder):
     assert similarity(vectors[0], vectors[1], dim=0) > similarity(vectors[0], vectors[2], dim=0) + 0.2
 
 
+def test_vectors_come_back_in_the_order_given_though_batched_by_length(encoder):
+    sentences = ["A very long sentence about a dvd player that kept skipping every few minutes.", "Good.",
+                 "It works fine most of the time.", "Bad!", "The screen broke after a week and support never called."]
+    batched = encoder.encode(sentences, batch_size=2)
+    with torch.no_grad():
+        one_by_one = torch.cat([encoder.eval()([sentence]) for sentence in sentences])
+    assert torch.allclose(batched, one_by_one, atol=1e-5)
+
+
 def test_encoder_is_fine_tunable(encoder):
     head = torch.nn.Linear(encoder.dim, 2)
     encoder.train()

@@ -168,13 +168,19 @@ def _batches(images: torch.Tensor, size: int = 32) -> list[tuple[torch.Tensor, t
     return [(x, torch.zeros(len(x))) for x in images.split(size)]
 
 
+METHODS = ("self-training", "standardise per domain", "DANN")  # AdaBN joins them when its inputs are given
+
+
 def compare_methods(case: str, data: DomainFeatures, regularisation: float = 10.0, seed: int | None = None,
-                    folds: int = 5, adabn: AdaBNFeatures | None = None) -> Adaptation:
-    """Source only, self-training, per-domain standardisation and DANN (and AdaBN, given its inputs),
-    cross-validated over the target; the oracle is trained on the other folds' target labels.
+                    folds: int = 5, adabn: AdaBNFeatures | None = None, methods: tuple[str, ...] = METHODS) -> Adaptation:
+    """Source only and `methods` (default: self-training, per-domain standardisation and DANN; AdaBN too, given
+    its inputs), cross-validated over the target; the oracle is trained on the other folds' target labels.
     What does not depend on the fold (the source-only classifiers) is trained once. `seed` (default: the
     profile's first) sets the folds and DANN's initialisation."""
     from sklearn.model_selection import StratifiedKFold
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise ValueError(f"unknown methods {sorted(unknown)}: choose from {list(METHODS)} (AdaBN: pass `adabn`).")
     seed = _profile_seed() if seed is None else seed
     source_only = classifier(regularisation).fit(data.source, data.source_labels)
     scaled = classifier(regularisation).fit(standardise_per_domain(data.source, data.source), data.source_labels)
@@ -184,15 +190,15 @@ def compare_methods(case: str, data: DomainFeatures, regularisation: float = 10.
     for unlabelled_rows, test_rows in splits:
         test, labels = data.target[test_rows], data.target_hidden_labels[test_rows]
         unlabelled = data.target[unlabelled_rows]
-        predictions = {
-            SOURCE_ONLY: source_only.predict(test),
-            "self-training": self_training(data.source, data.source_labels, unlabelled, regularisation=regularisation,
-                                           first=source_only).predict(test),
-            "standardise per domain": scaled.predict(standardise_per_domain(test, unlabelled)),
-            "DANN": train_dann(data.source, data.source_labels, unlabelled, seed=seed)(test),
-            "oracle": classifier(regularisation).fit(unlabelled,
-                                                     data.target_hidden_labels[unlabelled_rows]).predict(test),
+        method = {
+            "self-training": lambda: self_training(data.source, data.source_labels, unlabelled,
+                                                   regularisation=regularisation, first=source_only).predict(test),
+            "standardise per domain": lambda: scaled.predict(standardise_per_domain(test, unlabelled)),
+            "DANN": lambda: train_dann(data.source, data.source_labels, unlabelled, seed=seed)(test),
         }
+        predictions = {SOURCE_ONLY: source_only.predict(test), **{name: method[name]() for name in methods},
+                       "oracle": classifier(regularisation).fit(unlabelled,
+                                                                data.target_hidden_labels[unlabelled_rows]).predict(test)}
         if adabn is not None:
             predictions["AdaBN"] = adabn_model.predict(adabn.target_features(unlabelled_rows, test_rows))
         for name, predicted in predictions.items():
