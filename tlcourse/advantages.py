@@ -11,7 +11,7 @@ from tlcourse.profiles import Profile, active_profile
 from tlcourse.train import Result, fine_tune, train_from_scratch
 
 
-LONGER_SCRATCH = 4  # scratch's epochs on all the data, in multiples of the profile's, for the time to a target
+LONGER_SCRATCH = 2  # scratch's epochs on all the data, in multiples of the profile's, for the time to a target
 
 
 @dataclass
