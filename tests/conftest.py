@@ -38,5 +38,6 @@ def pytest_collection_modifyitems(items):
     """Lessons first, the later (longer) ones first, then the unit tests: with one worker per core the long
     lessons start early and the short tests fill the gaps at the end."""
     def order(item):
-        return (0, -int(item.path.name[:2])) if item.path.suffix == ".ipynb" else (1, 0)
+        number = item.path.name[:2]
+        return (0, -int(number) if number.isdigit() else 0) if item.path.suffix == ".ipynb" else (1, 0)
     items.sort(key=order)  # stable: cells and tests keep their order within a file
