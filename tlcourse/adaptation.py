@@ -183,7 +183,8 @@ def compare_methods(case: str, data: DomainFeatures, regularisation: float = 10.
         raise ValueError(f"unknown methods {sorted(unknown)}: choose from {list(METHODS)} (AdaBN: pass `adabn`).")
     seed = _profile_seed() if seed is None else seed
     source_only = classifier(regularisation).fit(data.source, data.source_labels)
-    scaled = classifier(regularisation).fit(standardise_per_domain(data.source, data.source), data.source_labels)
+    scaled = (classifier(regularisation).fit(standardise_per_domain(data.source, data.source), data.source_labels)
+              if "standardise per domain" in methods else None)
     adabn_model = None if adabn is None else classifier(regularisation).fit(adabn.source, adabn.source_labels)
     correct: dict[str, int] = {}
     splits = StratifiedKFold(folds, shuffle=True, random_state=seed).split(data.target, data.target_hidden_labels)
