@@ -35,7 +35,8 @@ def test_features_match_the_body_and_fastai_pooling(dls):
     body = body_of(build_model("efficientnet_lite0"), "efficientnet_lite0").eval()
     with torch.no_grad():
         expected = pool(body(x))
-    assert torch.allclose(features.valid[:len(x)], expected, atol=1e-5)
+    # the features are computed in channels-last layout, whose convolutions round differently (about 1e-5 here)
+    assert torch.allclose(features.valid[:len(x)], expected, rtol=1e-4, atol=1e-4)
 
 
 def test_cached_head_and_probe_learn_from_features(dls):

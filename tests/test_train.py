@@ -27,6 +27,12 @@ def test_fine_tune_starts_from_imagenet_and_keeps_the_trained_model(dls):
     assert (predictions.argmax(1) == targets).float().mean().item() == pytest.approx(result.accuracy)
 
 
+def test_training_runs_in_channels_last_layout_on_the_cpu(dls):
+    result = train_from_scratch(dls, "efficientnet_lite0", epochs=1)
+    convolutions = [m for m in result.learner.model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convolutions and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convolutions)
+
+
 def test_from_scratch_uses_random_weights(dls):
     result = train_from_scratch(dls, "mobilenet_v2", epochs=1)
     assert abs(_first_filters_similarity(result)) < 0.2 and len(result.history) == 1

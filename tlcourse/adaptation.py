@@ -228,7 +228,9 @@ def reestimate_batchnorm(body: nn.Module, loader) -> nn.Module:
     """AdaBN: replace every BatchNorm's running statistics with the average over `loader`'s images
     (torch's `update_bn`, as used for weight averaging); the body is returned in evaluation mode."""
     from torch.optim.swa_utils import update_bn
-    update_bn(loader, body)
+
+    from tlcourse.train import channels_last
+    update_bn(loader, channels_last(body))
     return body.eval()
 
 

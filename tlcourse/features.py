@@ -18,7 +18,7 @@ from torch import nn
 
 from tlcourse.assets.models import body_of, build_model
 from tlcourse.profiles import seed_everything
-from tlcourse.train import Result, fit_logged
+from tlcourse.train import Result, channels_last, fit_logged
 
 
 @dataclass
@@ -71,8 +71,8 @@ def stage_outputs(body: nn.Sequential, loader) -> StageOutputs:
     from tlcourse.feature_cache import cached, loader_checksum, module_checksum
     device = next(body.parameters()).device.type
     key = {"what": "pooled stage outputs", "body": module_checksum(body), "images": loader_checksum(loader),
-           "device": device}
-    return StageOutputs(**cached(key, lambda: _compute_stage_outputs(body, loader)))
+           "device": device, "layout": "channels last"}
+    return StageOutputs(**cached(key, lambda: _compute_stage_outputs(channels_last(body), loader)))
 
 
 def frozen_body(name: str, pretrained: bool = True, body_weights: dict | None = None) -> nn.Sequential:

