@@ -93,3 +93,11 @@ def test_photos5_loaders_keep_the_fixed_validation_set():
 def test_a_domain_must_be_chosen_for_digits():
     with pytest.raises(DataError, match="mnist, opencv"):
         image_dataloaders("digits", 28, 8)
+
+
+def test_classes_keeps_only_the_named_classes_and_names_the_ones_there_are():
+    dls = image_dataloaders("solar_cells", 32, 4, images_per_class=3, valid_per_class=2,
+                            classes=("functional", "defective"), device="cpu")
+    assert list(dls.vocab) == ["defective", "functional"] and len(dls.train_ds) == 6 and len(dls.valid_ds) == 4
+    with pytest.raises(DataError, match="No class cracked .* it has defective, functional"):
+        image_dataloaders("solar_cells", 32, 4, classes=("cracked",), device="cpu")

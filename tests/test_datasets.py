@@ -16,7 +16,7 @@ def test_every_row_has_a_source_a_licence_and_a_citation():
     for spec in DATASETS.values():
         assert spec.sources and spec.licence and spec.citation
         assert all(s.kind in ("debian", "pypi", "sdist", "fastai") for s in spec.sources)
-    assert offline_names() == ["photos5", "digits", "clipart5", "sentiment"] == list(prepare.BUILDERS)
+    assert offline_names() == ["photos5", "digits", "clipart5", "sentiment", "solar_cells"] == list(prepare.BUILDERS)
 
 
 def test_offline_sources_are_pinned_and_single_files_checksummed():
@@ -103,6 +103,30 @@ def test_clipart5_is_a_second_domain_of_the_photos5_classes():
     assert len({r["sha256"] for r in rows}) == len(rows)  # each drawing once
     assert not any(word in r["source"].lower() for r in rows for word in prepare.CLIPART5_SKIP)
     assert prepare.clipart5_rows() == rows
+
+
+def test_solar_cells_keep_every_cell_once_with_a_quarter_of_each_kind_held_out():
+    rows = prepare.read_manifest("solar_cells")
+    assert len(rows) == 2624 and len({r["source"] for r in rows}) == 2624  # no cell in both splits
+    counts = collections.Counter(r["class"] for r in rows)
+    assert counts == {"functional": 1508, "probably_functional": 295, "probably_defective": 106, "defective": 715}
+    for kind in ("mono", "poly"):
+        for label in counts:
+            group = [r for r in rows if r["class"] == label and r["file"].split("/")[-1].startswith(kind)]
+            held_out = sum(r["split"] == "valid" for r in group) / len(group)
+            assert abs(held_out - 0.25) < 0.02, (kind, label, held_out)
+    folder = dataset_path("solar_cells")
+    assert all((folder / r["file"]).exists() for r in rows)
+    assert prepare.solar_cells_rows() == rows
+
+
+def test_a_non_commercial_data_set_says_so_once_when_loaded(capsys, monkeypatch):
+    from tlcourse import data
+    monkeypatch.setattr(data, "_NOTICES_SHOWN", set())
+    dataset_path("solar_cells")
+    dataset_path("solar_cells")
+    dataset_path("photos5")
+    assert capsys.readouterr().out.count("non-commercial") == 1
 
 
 def test_sentiment_keeps_clear_ratings_binarised_by_sign():

@@ -15,11 +15,15 @@ from tlcourse.errors import DataError
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 VALID_FRACTION = 0.2
 OWN_FOLDER_AUGMENTATION = Augmentation()  # for a folder of your own: flips allowed; pass augment=False if not
+_NOTICES_SHOWN: set[str] = set()  # data sets whose notice (e.g. a restrictive licence) this process has printed
 
 
 def dataset_path(name: str) -> Path:
     """Folder of a registry data set: its prepared copy, else built from installed packages, else downloaded."""
     spec = get_dataset_spec(name)
+    if spec.notice and name not in _NOTICES_SHOWN:
+        print(spec.notice)
+        _NOTICES_SHOWN.add(name)
     if spec.offline:
         return prepare(name)  # returns at once when prepared
     source = spec.sources[0]
@@ -126,6 +130,14 @@ def take_per_class(items: list[tuple[Path, str]], n: int | None, seed: int = 0) 
     return [item for label in sorted(by_class) for item in rng.sample(by_class[label], min(n, len(by_class[label])))]
 
 
+def _only(split: ImageSplit, classes: tuple[str, ...]) -> ImageSplit:
+    missing = set(classes) - set(split.classes)
+    if missing:
+        raise DataError(f"No class {', '.join(sorted(missing))} in {split.folder}: it has {', '.join(split.classes)}.")
+    return ImageSplit(split.folder, [item for item in split.train if item[1] in classes],
+                      [item for item in split.valid if item[1] in classes])
+
+
 def augmentation_of(source: str | Path) -> Augmentation:
     """The augmentation policy of a registry data set, or the default one for a folder of your own."""
     return get_dataset_spec(source).augmentation if _is_registry_name(source) else OWN_FOLDER_AUGMENTATION
@@ -133,11 +145,13 @@ def augmentation_of(source: str | Path) -> Augmentation:
 
 def image_dataloaders(source: str | Path, image_size: int, batch_size: int, images_per_class: int | None = None,
                       seed: int = 0, stats=IMAGENET_STATS, domain: str | None = None, augment: bool = True,
-                      device: str | None = None, valid_per_class: int | None = None):
+                      device: str | None = None, valid_per_class: int | None = None,
+                      classes: tuple[str, ...] | None = None):
     """fastai DataLoaders: fixed validation split, `images_per_class` training images, resized and normalised.
 
     `augment` applies the data set's own augmentation policy to training batches (digits are never
-    mirrored); `valid_per_class` validates on a fixed subset (seed 0) of the validation split, for quicker epochs.
+    mirrored); `valid_per_class` validates on a fixed subset (seed 0) of the validation split, for quicker epochs;
+    `classes` keeps only those classes (default: all).
     """
     import torch
     from fastai.vision.all import (CategoryBlock, DataBlock, ImageBlock, IndexSplitter, ItemGetter, Normalize,
@@ -146,6 +160,8 @@ def image_dataloaders(source: str | Path, image_size: int, batch_size: int, imag
     from tlcourse.profiles import detect_device, seed_everything
 
     split = split_images(resolve_folder(source, domain), seed=0, check=not _is_registry_name(source))
+    if classes is not None:
+        split = _only(split, classes)
     train = take_per_class(split.train, images_per_class, seed)
     items = train + take_per_class(split.valid, valid_per_class, seed=0)
     augmentations = aug_transforms(**asdict(augmentation_of(source))) if augment else []

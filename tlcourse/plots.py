@@ -207,3 +207,36 @@ def plot_clusters(clustering, maps: dict):
     fig.suptitle(f"{clustering.dataset}: t-SNE of each representation, coloured by the hidden labels")
     fig.tight_layout()
     return fig
+
+
+def plot_anomaly_detection(detection, cells: int = 4):
+    """Left: ROC curve of each feature kind (last seed). Right: the most anomalous defective and good test cells,
+    each with the ImageNet body's patch distances over it (brighter = farther from every good patch)."""
+    import numpy as np
+    import torch
+    from sklearn.metrics import roc_curve
+    fig = plt.figure(figsize=(13, 4.2))
+    grid = fig.add_gridspec(2, cells + 2)
+    roc = fig.add_subplot(grid[:, :2])
+    for kind, scores in detection.scores.items():
+        false_alarms, found, _ = roc_curve(detection.test_labels, scores)
+        roc.plot(false_alarms, found, label=f"{kind} (AUROC {detection.auroc[kind][-1]:.2f})")
+    roc.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
+    roc.set(xlabel="good cells flagged (false alarms)", ylabel="defective cells flagged",
+            title=f"memory bank of {detection.bank_cells} good cells")
+    roc.legend(fontsize=8, loc="lower right")
+    scores = detection.scores["ImageNet body"]
+    for row, label in enumerate((1, 0)):
+        chosen = np.flatnonzero(detection.test_labels == label)
+        chosen = chosen[np.argsort(-scores[chosen])][:cells]
+        for column, index in enumerate(chosen):
+            ax = fig.add_subplot(grid[row, column + 2])
+            image = detection.test_images[index].mean(0)
+            heat = torch.nn.functional.interpolate(detection.distance_maps[index][None, None], size=image.shape,
+                                                   mode="bilinear")[0, 0]
+            ax.imshow(image, cmap="gray")
+            ax.imshow(heat, cmap="inferno", alpha=0.45, vmin=float(detection.distance_maps.min()),
+                      vmax=float(detection.distance_maps.max()))
+            ax.set(xticks=[], yticks=[], title=f"{'defective' if label else 'good'}: {scores[index]:.1f}")
+    fig.tight_layout()
+    return fig

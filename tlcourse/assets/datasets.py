@@ -54,6 +54,7 @@ class DatasetSpec:
     domains: tuple[str, ...] = ()  # sub-folders (or, for text, files) that are domains of one task
     modality: str = "image"  # "image" or "text"
     augmentation: Augmentation = Augmentation()  # images only
+    notice: str = ""  # printed when a learner loads the data set (e.g. a licence that restricts use)
 
     @property
     def offline(self) -> bool:
@@ -91,6 +92,17 @@ DATASETS: dict[str, DatasetSpec] = {d.name: d for d in [
                 "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"),),
         "MIT", "Hutto and Gilbert 2014, VADER: A Parsimonious Rule-based Model for Sentiment Analysis of "
         "Social Media Text, ICWSM", domains=("amazon", "movies", "tweets", "nyt"), modality="text"),
+    DatasetSpec(
+        "solar_cells", "2,624 electroluminescence images of solar cells (300x300, grey) from 44 modules, mono- and "
+        "polycrystalline, rated by experts: functional, defective, or unsure (two levels)",
+        (Source("pypi", "elpv-dataset", "elpv_dataset/data/labels.csv", "1.0.0.post1",
+                "0abe6fe7700aea571717d7d7dfec005a47c6207b4cde26a4556b6807a115483d"),),
+        "CC BY-NC-SA 4.0 (images and labels: non-commercial use only); the package's code Apache-2.0",
+        "Buerhop-Lutz et al. 2018, A Benchmark for Visual Identification of Defective Solar Cells in "
+        "Electroluminescence Imagery, EU PVSEC; Deitsch et al. 2019, Automatic classification of defective "
+        "photovoltaic module cells in electroluminescence images, Solar Energy 185",
+        notice="solar_cells (elpv data set): CC BY-NC-SA 4.0, for non-commercial use only; cite Buerhop-Lutz et al. "
+               "2018 and Deitsch et al. 2019."),
     DatasetSpec("imdb", "IMDb movie reviews: 50,000 long reviews, positive or negative (online)",
                 (Source("fastai", "IMDB"),), "research use (Stanford AI Lab)",
                 "Maas et al. 2011, Learning Word Vectors for Sentiment Analysis, ACL", modality="text"),

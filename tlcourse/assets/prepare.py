@@ -45,6 +45,9 @@ SENTIMENT_DOMAINS = {"amazon": "amazonReviewSnippets", "movies": "movieReviewSni
                      "nyt": "nytEditorialSnippets"}
 SENTIMENT_THRESHOLD = 1.0  # mean human rating on -4..4: >= 1 positive, <= -1 negative, the middle dropped
 SENTIMENT_VALID_FRACTION = 0.2
+SOLAR_CELL_CLASSES = {"0.0": "functional", "0.3333333333333333": "probably_functional",
+                      "0.6666666666666666": "probably_defective", "1.0": "defective"}  # by the experts' defect probability
+SOLAR_CELL_VALID_FRACTION = 0.25  # as in Deitsch et al. 2019: 1,968 cells to train on, 656 to test on
 FIELDS = ["file", "class", "split", "source", "sha256"]
 
 
@@ -242,6 +245,37 @@ def _write_sentiment(rows: list[dict], folder: Path) -> None:
             writer.writerows(items)
 
 
+def solar_cells_rows() -> list[dict]:
+    """Manifest rows for solar_cells: a quarter of each (class, cell type) held out, seeded; the cell type (mono or
+    poly) starts each file name."""
+    labels = _check_sha256(_pypi_path("solar_cells"), get_dataset_spec("solar_cells").source("pypi"),
+                           "reinstall it with `make install`")
+    groups: dict[tuple[str, str], list[str]] = {}
+    for line in labels.read_text().splitlines():
+        image, probability, kind = line.split()
+        groups.setdefault((SOLAR_CELL_CLASSES[str(float(probability))], kind), []).append(image)
+    rows, rng = [], random.Random(SEED)
+    for (label, kind), images in sorted(groups.items()):
+        valid = set(rng.sample(images, round(len(images) * SOLAR_CELL_VALID_FRACTION)))
+        for image in images:
+            split = "valid" if image in valid else "train"
+            rows.append({"file": f"{split}/{label}/{kind}_{Path(image).name}", "class": label, "split": split,
+                         "source": image, "sha256": sha256_of(labels.parent / image)})
+    return rows
+
+
+def _write_solar_cells(rows: list[dict], folder: Path) -> None:
+    root = _pypi_path("solar_cells").parent
+    for row in rows:
+        source = root / row["source"]
+        if not source.exists() or sha256_of(source) != row["sha256"]:
+            raise MissingAsset(f"{source} is missing or differs from the manifest: reinstall elpv-dataset with "
+                               f"`make install`.")
+        dest = folder / row["file"]
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, dest)
+
+
 def read_manifest(name: str) -> list[dict]:
     """The committed manifest rows of `name`."""
     with open(manifest_path(name), newline="") as handle:
@@ -278,6 +312,7 @@ BUILDERS: dict[str, Builder] = {
     "digits": Builder(digits_rows, _write_digits),
     "clipart5": Builder(clipart5_rows, _checked_copies("clipart5", _render_drawing)),
     "sentiment": Builder(sentiment_rows, _write_sentiment, unit="sentences"),
+    "solar_cells": Builder(solar_cells_rows, _write_solar_cells),
 }
 
 
