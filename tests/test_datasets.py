@@ -120,6 +120,12 @@ def test_solar_cells_keep_every_cell_once_with_a_quarter_of_each_kind_held_out()
     assert prepare.solar_cells_rows() == rows
 
 
+def test_a_changed_solar_cell_is_refused_with_the_reinstall_command(tmp_path):
+    row = {**prepare.read_manifest("solar_cells")[0], "sha256": "0" * 64}
+    with pytest.raises(MissingAsset, match="reinstall elpv-dataset==1.0.0.post1 with `make install`"):
+        prepare.BUILDERS["solar_cells"].write([row], tmp_path)
+
+
 def test_a_non_commercial_data_set_says_so_once_when_loaded(capsys, monkeypatch):
     from tlcourse import data
     monkeypatch.setattr(data, "_NOTICES_SHOWN", set())

