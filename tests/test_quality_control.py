@@ -1,15 +1,15 @@
 import pytest
 import torch
 
-from tlcourse.features import unaugmented
-from tlcourse.quality_control import GOOD, _images, cell_dataloaders, patch_distances, patch_features
+from tlcourse.features import loader_images, unaugmented
+from tlcourse.quality_control import GOOD, cell_dataloaders, patch_distances, patch_features
 
 
 @pytest.fixture(scope="module")
 def good_cells():
     dls = cell_dataloaders(64, 8, labelled_per_class=5, test_per_class=1, classes=(GOOD,), augment=False,
                            device="cpu")
-    return _images(unaugmented(dls, "train"))[0]
+    return loader_images(unaugmented(dls, "train"))[0]
 
 
 def test_a_cell_in_the_memory_bank_is_at_distance_zero(good_cells):

@@ -234,15 +234,6 @@ def reestimate_batchnorm(body: nn.Module, loader) -> nn.Module:
     return body.eval()
 
 
-def _images(loaders) -> tuple[torch.Tensor, np.ndarray]:
-    images, labels = [], []
-    for loader in loaders:
-        for x, y in loader:
-            images.append(x.cpu())
-            labels.append(y.cpu())
-    return torch.cat(images), torch.cat(labels).numpy()
-
-
 def image_features(source: str = "photos5", target: str = "clipart5", model: str = "efficientnet_lite0",
                    image_size: int = 128, source_domain: str | None = None, target_domain: str | None = None,
                    images_per_class: int | None = None,
@@ -252,14 +243,14 @@ def image_features(source: str = "photos5", target: str = "clipart5", model: str
     statistics, and the target images for statistics re-estimated fold by fold."""
     from tlcourse.assets.models import get_model_spec
     from tlcourse.data import DataError, image_dataloaders
-    from tlcourse.features import frozen_body, stage_outputs, unaugmented
+    from tlcourse.features import frozen_body, loader_images, stage_outputs, unaugmented
     stats = get_model_spec(model).stats
     seed = _profile_seed() if seed is None else seed  # which images, when images_per_class limits them
 
     def images(dataset, domain):
         dls = image_dataloaders(dataset, image_size, 32, images_per_class, seed=seed, stats=stats, domain=domain,
                                 augment=False, valid_per_class=images_per_class, device="cpu")
-        return list(dls.vocab), _images([unaugmented(dls, "train"), unaugmented(dls, "valid")])
+        return list(dls.vocab), loader_images(unaugmented(dls, "train"), unaugmented(dls, "valid"))
     source_vocab, (source_images, source_labels) = images(source, source_domain)
     target_vocab, (target_images, target_labels) = images(target, target_domain)
     if source_vocab != target_vocab:
@@ -287,7 +278,7 @@ def finetuned_then_adabn(source: str = "photos5", target: str = "clipart5", mode
 
     from tlcourse.assets.models import get_model_spec
     from tlcourse.data import image_dataloaders
-    from tlcourse.features import unaugmented
+    from tlcourse.features import loader_images, unaugmented
     from tlcourse.profiles import active_profile, seed_everything
     from tlcourse.train import fit_logged, make_learner
     stats = get_model_spec(model).stats
@@ -299,7 +290,7 @@ def finetuned_then_adabn(source: str = "photos5", target: str = "clipart5", mode
         fit_logged(learn, lambda learn: learn.fine_tune(epochs - 1, base_lr=2e-3, freeze_epochs=1))
         network = learn.model.eval().cpu()
         target_dls = image_dataloaders(target, image_size, 32, seed=seed, stats=stats, augment=False, device="cpu")
-        images, labels = _images([unaugmented(target_dls, "train"), unaugmented(target_dls, "valid")])
+        images, labels = loader_images(unaugmented(target_dls, "train"), unaugmented(target_dls, "valid"))
         correct = {SOURCE_ONLY: 0, "AdaBN": 0}
         with torch.no_grad():
             for unlabelled_rows, test_rows in StratifiedKFold(folds, shuffle=True, random_state=seed).split(images,

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
@@ -91,6 +92,16 @@ def unaugmented(dls, split: str = "train"):
     # drop the random transforms: switched off for validation, fastai's warp still resamples the images a little
     fixed = [t for t in dls.valid.after_batch.fs if not isinstance(t, RandTransform)]
     return dls.test_dl(dataset.items, with_labels=True, bs=dls.valid.bs, after_batch=fixed)
+
+
+def loader_images(*loaders) -> tuple[torch.Tensor, np.ndarray]:
+    """All images (plain tensors on the CPU, as the loaders transform them) and labels of `loaders`, in order."""
+    images, labels = [], []
+    for loader in loaders:
+        for x, y in loader:
+            images.append(x.cpu().as_subclass(torch.Tensor))
+            labels.append(y.cpu().as_subclass(torch.Tensor))
+    return torch.cat(images), torch.cat(labels).numpy()
 
 
 def extract_stage_features(dls, name: str, stages: int = 5, pretrained: bool = True,

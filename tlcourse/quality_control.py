@@ -5,8 +5,8 @@
    body's features.
 2. Anomaly detection that learns from good cells only: every patch of a good cell goes into a memory bank of
    frozen-body features; a new cell scores as far as its strangest patch is from its nearest neighbour in the
-   bank (PatchCore, Roth et al. 2022, with a random draw of the bank's patches where it picks a coreset). Scored by AUROC against the same search
-   on a randomly initialised body's features and on raw pixels.
+   bank (PatchCore, Roth et al. 2022, with a random draw of the bank's patches where it picks a coreset).
+   Scored by AUROC against the same search on a randomly initialised body's features and on raw pixels.
 """
 
 from __future__ import annotations
@@ -146,29 +146,24 @@ class AnomalyDetection:
                              "per seed": {k: [round(a, 3) for a in v] for k, v in self.auroc.items()}}).round(3)
 
 
-def _images(loader) -> tuple[torch.Tensor, torch.Tensor]:
-    xs, ys = zip(*((x.cpu().as_subclass(torch.Tensor), y.cpu().as_subclass(torch.Tensor)) for x, y in loader))
-    return torch.cat(xs), torch.cat(ys)
-
-
 def anomaly_detection(model: str = "efficientnet_lite0", profile: Profile | None = None) -> AnomalyDetection:
     """Part 2: a memory bank of good training cells (a new draw per seed), scored on held-out good and defective
     cells, with each of FEATURE_KINDS."""
     from sklearn.metrics import roc_auc_score
 
     from tlcourse.data import DataError
-    from tlcourse.features import unaugmented
+    from tlcourse.features import loader_images, unaugmented
     profile = profile or active_profile()
     test_dls = cell_dataloaders(profile.image_size, 32, 1, TEST_CELLS_PER_CLASS[profile.name], model=model,
                                 augment=False, device="cpu")
-    test_images, test_classes = _images(unaugmented(test_dls, "valid"))
-    defective = (test_classes == test_dls.vocab.o2i[DEFECTIVE]).numpy().astype(int)
+    test_images, test_classes = loader_images(unaugmented(test_dls, "valid"))
+    defective = (test_classes == test_dls.vocab.o2i[DEFECTIVE]).astype(int)
     test_maps = {kind: patch_features(kind, test_images, model) for kind in FEATURE_KINDS}
     auroc: dict[str, list[float]] = {kind: [] for kind in FEATURE_KINDS}
     for seed in profile.seeds[:max(2, profile.sweep_seeds)]:
         bank_dls = cell_dataloaders(profile.image_size, 32, BANK_CELLS[profile.name], 1, seed, model=model,
                                     classes=(GOOD,), augment=False, device="cpu")
-        bank_images, _ = _images(unaugmented(bank_dls, "train"))
+        bank_images, _ = loader_images(unaugmented(bank_dls, "train"))
         if len(bank_images) < 2:
             raise DataError("The memory bank needs at least 2 good cells.")
         scores = {}
