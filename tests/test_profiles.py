@@ -43,3 +43,17 @@ def test_base_seed_shifts_every_profiles_seeds_and_is_in_the_banner(monkeypatch,
     monkeypatch.setenv("TLCOURSE_SEED", "-3")
     with pytest.raises(ValueError, match="whole number"):
         profiles.active_profile()
+
+
+def test_one_thread_inside_the_block_and_the_old_count_after_it_even_on_error():
+    import torch
+
+    from tlcourse.profiles import one_thread
+    torch.set_num_threads(2)
+    try:
+        with one_thread():
+            assert torch.get_num_threads() == 1
+            raise KeyError("inside")
+    except KeyError:
+        pass
+    assert torch.get_num_threads() == 2

@@ -1,7 +1,8 @@
-"""The package makes torch's OpenMP threads wait passively (no spinning), as OpenMP itself reports it.
+"""The package makes torch's OpenMP threads wait passively (no spinning), as OpenMP itself reports it, and
+gives numpy's BLAS one thread.
 
 OpenMP prints its settings at start-up when OMP_DISPLAY_ENV=VERBOSE; a passive wait shows as a spin
-count of 0 (the default policy spins 300,000 times before sleeping).
+count of 0 (the default policy spins 300,000 times before sleeping). threadpoolctl reports BLAS threads.
 """
 
 import os
@@ -13,7 +14,7 @@ PASSIVE = "GOMP_SPINCOUNT = '0'"
 
 
 def _environment(**extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS")}
     return {**env, "OMP_DISPLAY_ENV": "VERBOSE", **extra}
 
 
@@ -38,6 +39,25 @@ def test_torch_imported_first_is_warned_about_once_with_the_fix():
     warned = _python("import torch, tlcourse, importlib; importlib.reload(tlcourse)").stderr
     assert warned.count("torch was imported before tlcourse") == 1 and "import tlcourse` first" in warned
     assert "imported before" not in _python("import tlcourse, torch").stderr
+
+
+BLAS_THREADS = ("; import threadpoolctl; print(sorted({i['num_threads'] for i in threadpoolctl.threadpool_info() "
+                "if i['user_api'] == 'blas'}))")
+
+
+def test_importing_tlcourse_gives_blas_one_thread_even_after_numpy():
+    assert _python("import tlcourse, numpy, scipy.linalg" + BLAS_THREADS).stdout.strip() == "[1]"
+    assert _python("import numpy, scipy.linalg, tlcourse" + BLAS_THREADS).stdout.strip() == "[1]"
+
+
+def test_without_tlcourse_blas_has_a_thread_per_core():  # the control
+    threads = _python("import numpy" + BLAS_THREADS).stdout.strip()
+    assert threads == f"[{os.cpu_count()}]" or os.cpu_count() == 1, threads
+
+
+def test_a_learners_own_blas_setting_wins():  # OpenBLAS caps it at the number of cores
+    threads = _python("import tlcourse, numpy" + BLAS_THREADS, OPENBLAS_NUM_THREADS="2").stdout.strip()
+    assert threads == f"[{min(2, os.cpu_count())}]"
 
 
 def test_a_fresh_notebook_kernel_is_passive(tmp_path):

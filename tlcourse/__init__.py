@@ -39,6 +39,16 @@ if "torch" in sys.modules and not _policy_was_set:
                   "busy machine. Fix: restart the kernel and `import tlcourse` first, or start Python/Jupyter "
                   "with OMP_WAIT_POLICY=PASSIVE set.", RuntimeWarning, stacklevel=2)
 
+# numpy's and scikit-learn's BLAS (OpenBLAS) threads spin too. The course's BLAS work is small (logistic
+# regressions on a few thousand rows, LogME), where one thread was 7-10x faster than two on a 2-core machine
+# (lesson 09's self-training 7.0 -> 0.7-1.0 s); torch's own kernels are not affected. A learner's own setting wins.
+BLAS_THREADS = "OPENBLAS_NUM_THREADS"
+_blas_was_set = BLAS_THREADS in os.environ
+os.environ.setdefault(BLAS_THREADS, "1")
+if "numpy" in sys.modules and not _blas_was_set:  # too late for the variable: OpenBLAS read it when numpy loaded
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(1, user_api="blas")
+
 # fastai 2.8 still calls torch.jit.script at import; the warning is not the learner's business.
 warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)
 

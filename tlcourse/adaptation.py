@@ -114,6 +114,12 @@ class DANN(nn.Module):
 def train_dann(source, source_labels, target, steps: int = 600, adversary: float = 0.3, seed: int = 0,
                batch_size: int = 32):
     """Fit a DANN; returns a predict function. The adversary's weight ramps up from 0 as in the paper."""
+    from tlcourse.profiles import one_thread
+    with one_thread():
+        return _fit_dann(source, source_labels, target, steps, adversary, seed, batch_size)
+
+
+def _fit_dann(source, source_labels, target, steps, adversary, seed, batch_size):
     torch.manual_seed(seed)
     mean, std = source.mean(0), source.std(0) + 1e-6
     xs = torch.tensor((source - mean) / std, dtype=torch.float32)
