@@ -53,4 +53,4 @@ gpu-check: setup
 	TLCOURSE_PROFILE=full $(BIN)/python -m tlcourse.scratch_vs_pretrained
 
 clean:
-	rm -rf build data/photos5 data/digits data/clipart5 data/sentiment data/solar_cells data/downloads data/cache
+	rm -rf build data/photos5 data/digits data/clipart5 data/sentiment data/solar_cells data/workbench data/downloads data/cache

@@ -16,14 +16,15 @@ def test_every_row_has_a_source_a_licence_and_a_citation():
     for spec in DATASETS.values():
         assert spec.sources and spec.licence and spec.citation
         assert all(s.kind in ("debian", "pypi", "sdist", "fastai") for s in spec.sources)
-    assert offline_names() == ["photos5", "digits", "clipart5", "sentiment", "solar_cells"] == list(prepare.BUILDERS)
+    assert (offline_names() == ["photos5", "digits", "clipart5", "sentiment", "solar_cells", "workbench"]
+            == list(prepare.BUILDERS))
 
 
 def test_offline_sources_are_pinned_and_single_files_checksummed():
     for name in offline_names():
         for source in get_dataset_spec(name).sources:
             assert source.path and source.version
-            if source.kind != "debian" or Path(source.path).suffix:  # one file, not a folder of them
+            if Path(source.path).suffix:  # one file, not a folder of them (whose manifest checks each file)
                 assert len(source.sha256) == 64, (name, source)
 
 
@@ -133,6 +134,43 @@ def test_a_non_commercial_data_set_says_so_once_when_loaded(capsys, monkeypatch)
     dataset_path("solar_cells")
     dataset_path("photos5")
     assert capsys.readouterr().out.count("non-commercial") == 1
+
+
+def test_workbench_tests_on_pictures_it_never_trains_on():
+    rows = prepare.read_manifest("workbench")
+    objects = [r for r in rows if r["split"] == "both"]
+    assert sorted(r["class"] for r in objects) == sorted(prepare.WORKBENCH_OBJECTS)
+    for kind in ("background", "distractor"):
+        train = {r["sha256"] for r in rows if r["class"] == kind and r["split"] == "train"}
+        valid = {r["sha256"] for r in rows if r["class"] == kind and r["split"] == "valid"}
+        assert train and valid and not train & valid, kind  # no picture on both sides
+    distractors = {r["sha256"] for r in rows if r["class"] == "distractor"}
+    assert not distractors & {r["sha256"] for r in objects}  # an object is never pasted as clutter
+    assert prepare.workbench_rows() == rows
+
+
+def test_workbench_scenes_have_their_counts_and_boxes_inside_them():
+    import csv
+
+    from PIL import Image
+
+    from tlcourse.assets.scenes import SCENE_SIDE
+    folder = dataset_path("workbench")
+    with open(folder / "boxes.csv", newline="") as handle:
+        boxes = list(csv.DictReader(handle))
+    for split, count in prepare.WORKBENCH_SCENES.items():
+        files = sorted((folder / split).glob("*.png"))
+        assert len(files) == count and {b["file"] for b in boxes if b["split"] == split} == {
+            f"{split}/{f.name}" for f in files}  # every scene has at least one object
+    assert Image.open(files[0]).size == (SCENE_SIDE, SCENE_SIDE)
+    assert all(0 <= int(b["x0"]) < int(b["x1"]) <= SCENE_SIDE and 0 <= int(b["y0"]) < int(b["y1"]) <= SCENE_SIDE
+               for b in boxes)
+
+
+def test_a_changed_workbench_picture_is_refused(tmp_path):
+    row = {**prepare.read_manifest("workbench")[0], "sha256": "0" * 64}
+    with pytest.raises(MissingAsset, match="differs from the manifest"):
+        prepare.BUILDERS["workbench"].write([row], tmp_path)
 
 
 def test_sentiment_keeps_clear_ratings_binarised_by_sign():

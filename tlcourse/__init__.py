@@ -16,6 +16,7 @@ Which module each lesson uses (lesson NN's notebook imports `tlcourse.<module>`;
     09  adaptation
     10  clustering
     12  quality_control  -- data from `data` (the solar_cells data set)
+    13  detection  -- scenes from `assets.scenes` (the workbench data set)
 
 Shared by several lessons: `features` (frozen-body features, heads trained on them) and `feature_cache` (the
 on-disk cache every feature extraction goes through; TLCOURSE_CACHE=off turns it off).

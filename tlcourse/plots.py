@@ -240,3 +240,60 @@ def plot_anomaly_detection(detection, cells: int = 4):
             ax.set(xticks=[], yticks=[], title=f"{'defective' if label else 'good'}: {scores[index]:.1f}")
     fig.tight_layout()
     return fig
+
+
+def plot_detections(runs, scenes, count: int = 5, min_score: float = 0.3):
+    """One row per detector run: the first `count` scenes with the true boxes (white, dashed) and the
+    detections scoring at least `min_score` (coloured by class, with the class and score). No runs: one row of
+    scenes with their true boxes and classes."""
+    import matplotlib.patches as patches
+    import torch
+
+    from tlcourse.assets.models import get_model_spec
+    from tlcourse.detection import MODEL
+    mean, std = (torch.tensor(v).view(3, 1, 1) for v in get_model_spec(MODEL).stats)
+    colours = plt.get_cmap("tab10")
+    rows = max(1, len(runs))
+    fig, axes = plt.subplots(rows, count, figsize=(2.6 * count, 2.8 * rows), squeeze=False)
+    for row, run in zip(axes, runs or [None]):
+        for index, ax in enumerate(row):
+            ax.imshow((scenes.images[index] * std + mean).clamp(0, 1).permute(1, 2, 0))
+            ax.set(xticks=[], yticks=[])
+            truth = scenes.targets[index]
+            for (x0, y0, x1, y1), label in zip(truth["boxes"].tolist(), truth["labels"].tolist()):
+                ax.add_patch(patches.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="white",
+                                               linestyle="--", linewidth=1))
+                if run is None:
+                    ax.text(x0, y0, scenes.classes[label - 1], color="black", fontsize=7,
+                            bbox={"facecolor": "white", "pad": 1, "linewidth": 0})
+            if run is None:
+                continue
+            found = run.detections[index]
+            for box, score, label in zip(found["boxes"].tolist(), found["scores"].tolist(), found["labels"].tolist()):
+                if score < min_score:
+                    continue
+                x0, y0, x1, y1 = box
+                ax.add_patch(patches.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor=colours(label),
+                                               linewidth=2))
+                ax.text(x0, y0, f"{scenes.classes[label - 1]} {score:.2f}", color="white", fontsize=7,
+                        bbox={"facecolor": colours(label), "pad": 1, "linewidth": 0})
+            row[0].set_ylabel(f"{run.body}\nmAP@0.5 {run.map50:.2f}")
+    fig.suptitle(f"true boxes dashed, detections scoring at least {min_score} in colour" if runs
+                 else "scenes and their true boxes")
+    fig.tight_layout()
+    return fig
+
+
+def plot_faces(pictures: list, found: list, names: list[str]):
+    """Each picture with the face boxes a ready-made detector found in it, and their probabilities."""
+    import matplotlib.patches as patches
+    fig, axes = plt.subplots(1, len(pictures), figsize=(3.6 * len(pictures), 3.6), squeeze=False)
+    for ax, picture, (boxes, probabilities), name in zip(axes[0], pictures, found, names):
+        ax.imshow(picture)
+        for (x0, y0, x1, y1), probability in zip(boxes, probabilities):
+            ax.add_patch(patches.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="yellow", linewidth=2))
+            ax.text(x0, y0, f"face {probability:.2f}", color="black", fontsize=8,
+                    bbox={"facecolor": "yellow", "pad": 1, "linewidth": 0})
+        ax.set(xticks=[], yticks=[], title=f"{name}: {len(boxes)} face{'s' if len(boxes) != 1 else ''}")
+    fig.tight_layout()
+    return fig

