@@ -109,17 +109,24 @@ def body(kind: str) -> nn.Sequential:
         return frozen_body(MODEL, pretrained=kind == "ImageNet body")
 
 
+def _stage_maps(network: nn.Sequential, images: torch.Tensor) -> list[torch.Tensor]:
+    """The network's outputs after the stages in MAP_STAGES."""
+    maps, x = [], images
+    for index, stage in enumerate(network):
+        x = stage(x)
+        if index in MAP_STAGES:
+            maps.append(x)
+    return maps
+
+
 @torch.no_grad()
 def _maps(frozen: nn.Sequential, images: torch.Tensor) -> dict:
     from tlcourse.train import channels_last
     frozen = channels_last(frozen)
-    start, maps = time.perf_counter(), [[] for _ in MAP_STAGES]
-    for x in images.split(32):
-        for index, stage in enumerate(frozen):
-            x = stage(x)
-            if index in MAP_STAGES:
-                maps[MAP_STAGES.index(index)].append(x.contiguous())
-    return {"maps": [torch.cat(m) for m in maps], "seconds": time.perf_counter() - start}
+    start = time.perf_counter()
+    batches = [_stage_maps(frozen, x) for x in images.split(32)]
+    return {"maps": [torch.cat([b[level].contiguous() for b in batches]) for level in range(len(MAP_STAGES))],
+            "seconds": time.perf_counter() - start}
 
 
 def feature_maps(frozen: nn.Sequential, scenes: Scenes) -> tuple[list[torch.Tensor], float]:
@@ -264,27 +271,12 @@ def step_flops(frozen_body: bool) -> int:
     from tlcourse.assets.scenes import SCENE_SIDE
     from tlcourse.cost import BACKWARD_PER_FORWARD, forward_flops
     network = body("ImageNet body")
-    images = torch.zeros(BATCH_SIZE, 3, SCENE_SIDE, SCENE_SIDE)
-    body_flops, maps = 0, []
-    x = images
-    for index, stage in enumerate(network):
-        flops, x = forward_flops(stage, x)
-        body_flops += flops
-        if index in MAP_STAGES:
-            maps.append(x)
+    body_flops, maps = forward_flops(lambda x: _stage_maps(network, x), torch.zeros(BATCH_SIZE, 3, SCENE_SIDE,
+                                                                                    SCENE_SIDE))
     detector = make_detector(tuple(m.shape[1] for m in maps), 4).eval()
     head_flops, _ = forward_flops(lambda m: detector.head(detector.backbone(m)), maps)
     trained = head_flops * (1 + BACKWARD_PER_FORWARD)
     return trained if frozen_body else trained + body_flops * (1 + BACKWARD_PER_FORWARD)
-
-
-def _stage_maps(network: nn.Sequential, images: torch.Tensor) -> list[torch.Tensor]:
-    maps, x = [], images
-    for index, stage in enumerate(network):
-        x = stage(x)
-        if index in MAP_STAGES:
-            maps.append(x)
-    return maps
 
 
 def step_seconds(scenes: Scenes, repeats: int = 3) -> dict[str, float]:
