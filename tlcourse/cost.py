@@ -1,6 +1,7 @@
 """The compute cost of training, in floating-point operations (FLOPs), and CPU latency.
 
-Used by lesson 06 (FLOPs), lessons 02 and 07 (`cpu_latency_ms`, through `probing` and `model_choice`).
+Used by lesson 06 (FLOPs), lessons 02 and 07 (`cpu_latency_ms`, through `probing` and `model_choice`) and lesson 17
+(`interleaved_latency_ms`, through `compression`).
 
 The forward pass is counted with torch's flop counter. Its count of convolution backward passes is
 unreliable for depthwise convolutions (it over-counts them many times), so the backward pass uses the
@@ -51,3 +52,25 @@ def cpu_latency_ms(model, input_size: int, repeats: int = 5) -> float:
             model(x)
             times.append(time.perf_counter() - start)
     return 1000 * statistics.median(times[1:])
+
+
+def interleaved_latency_ms(runners: dict, batches=(1, 32), repeats: int = 7) -> dict[str, dict[int, float]]:
+    """Median milliseconds per batch for each runner (name -> (function, example images as a numpy array; a batch
+    repeats them as needed)), timed in turns: each round times every runner once, so a slow moment of a busy
+    machine hits all of them alike. One warm-up call each first."""
+    import time
+
+    import numpy as np
+    inputs = {name: {b: np.resize(images, (b, *images.shape[1:])) for b in batches}
+              for name, (_, images) in runners.items()}
+    times = {name: {b: [] for b in batches} for name in runners}
+    for name, (run, _) in runners.items():
+        for b in batches:
+            run(inputs[name][b])
+    for _ in range(repeats):
+        for b in batches:
+            for name, (run, _) in runners.items():
+                start = time.perf_counter()
+                run(inputs[name][b])
+                times[name][b].append(1000 * (time.perf_counter() - start))
+    return {name: {b: statistics.median(t) for b, t in by_batch.items()} for name, by_batch in times.items()}

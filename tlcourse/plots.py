@@ -297,3 +297,26 @@ def plot_faces(pictures: list, found: list, names: list[str]):
         ax.set(xticks=[], yticks=[], title=f"{name}: {len(boxes)} face{'s' if len(boxes) != 1 else ''}")
     fig.tight_layout()
     return fig
+
+
+def plot_deployment(deployment, batch: int = 32):
+    """Accuracy against latency for every variant (numbered; the legend names them), a dot's area its file size."""
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for number, variant in enumerate(deployment.variants, 1):
+        latency = deployment.latency_ms[variant.name][batch]
+        ax.scatter(latency, variant.accuracy, s=25 * variant.size_mb, alpha=0.6,
+                   color="tab:red" if variant.name.startswith("teacher") else "tab:blue",
+                   label=f"{number}  {variant.name}, {variant.size_mb:.1f} MB")
+        ax.annotate(str(number), (latency, variant.accuracy), ha="center", va="center", fontsize=9)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.margins(x=0.15)
+    ax.set(xlabel=f"CPU milliseconds for a batch of {batch} ({deployment.threads} thread(s); log scale)",
+           ylabel="validation accuracy", ylim=(0, 1),
+           title="Up and to the left is better; a dot's area is its file size")
+    ax.legend(loc="lower left", fontsize=8, markerscale=0.4)
+    fig.tight_layout()
+    return fig

@@ -18,7 +18,7 @@ class Prediction:
     probabilities: dict[str, float]
 
 
-def _learner_of(trained):
+def learner_of(trained):
     """The fastai Learner of a training Result, or `trained` itself when it is a Learner."""
     from fastai.learner import Learner
     if isinstance(trained, Learner):
@@ -85,7 +85,7 @@ def predict(trained, images) -> Prediction | list[Prediction]:
     Returns one Prediction for one image, else a list in the same order.
     """
     from PIL import Image
-    learner = _learner_of(trained)
+    learner = learner_of(trained)
     items = _items(images)
     _check_readable([item for item in items if isinstance(item, Path)])
     inputs = [item.convert("RGB") if isinstance(item, Image.Image) else item for item in items]

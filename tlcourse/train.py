@@ -98,7 +98,7 @@ class BodyBatchNormInEvalMode(Callback):
 
 def make_learner(dls, name: str, pretrained: bool = True, train_bn: bool = False,
                  keep_bn_stats: bool | None = None, mixed_precision: bool | None = None, stages: int = 5,
-                 body_weights: dict | None = None):
+                 body_weights: dict | None = None, loss_func=None, metric=accuracy):
     """A fastai Learner with a parameter group per body stage and one for the head.
 
     `body_weights` (a body's state_dict, e.g. from a network trained on another data set) replaces the
@@ -107,12 +107,13 @@ def make_learner(dls, name: str, pretrained: bool = True, train_bn: bool = False
     BatchNorm weights too (train_bn=False): fastai's defaults retrain both, which hurts on tiny data.
     Mixed precision is on by default on a GPU; on the CPU it is not used (bfloat16 autocast was slower for our
     models: fine_tune of efficientnet_lite0 at 160 px took 11.0 s against 9.8 s in float32).
+    `loss_func` (default: cross-entropy) and `metric` (default: accuracy) are for other targets, e.g. soft ones.
     """
     model = transfer_model(name, len(dls.vocab), pretrained and body_weights is None, stages)
     if body_weights is not None:
         model[0].load_state_dict(body_weights)
         pretrained = True
-    learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), metrics=accuracy,
+    learn = Learner(dls, model, loss_func=loss_func or CrossEntropyLossFlat(), metrics=metric,
                     splitter=stage_split, train_bn=train_bn)
     if pretrained if keep_bn_stats is None else keep_bn_stats:
         learn.add_cb(BodyBatchNormInEvalMode())
@@ -133,10 +134,11 @@ def fit_logged(learn: Learner, fit) -> EpochLog:
     return log
 
 
-def _run(dls, name: str, pretrained: bool, seed: int, epochs: int, fit, stages: int = 5,
-         body_weights: dict | None = None) -> Result:
+def run_training(dls, name: str, pretrained: bool, seed: int, epochs: int, fit, stages: int = 5,
+                 body_weights: dict | None = None, **learner_options) -> Result:
+    """Seed, build the Learner (`make_learner` with `learner_options`), run `fit(learn)`, and log it as a Result."""
     seed_everything(seed, dls)
-    learn = make_learner(dls, name, pretrained, stages=stages, body_weights=body_weights)
+    learn = make_learner(dls, name, pretrained, stages=stages, body_weights=body_weights, **learner_options)
     log = fit_logged(learn, fit)
     return Result(name, pretrained, log.history[-1], log.elapsed, epochs, len(dls.train_ds), seed,
                   log.history, log.seconds, learner=learn)
@@ -148,11 +150,11 @@ def fine_tune(dls, name: str, epochs: int, freeze_epochs: int = 1, base_lr: floa
     control) + new head: `freeze_epochs` head-only, then everything unfrozen."""
     if epochs <= freeze_epochs:
         raise ValueError(f"epochs ({epochs}) must exceed freeze_epochs ({freeze_epochs}).")
-    return _run(dls, name, pretrained or body_weights is not None, seed, epochs,
+    return run_training(dls, name, pretrained or body_weights is not None, seed, epochs,
                 lambda learn: learn.fine_tune(epochs - freeze_epochs, base_lr=base_lr, freeze_epochs=freeze_epochs),
                 stages, body_weights)
 
 
 def train_from_scratch(dls, name: str, epochs: int, lr: float = 3e-3, seed: int = 0) -> Result:
     """The same architecture, randomly initialised, trained end to end with one-cycle."""
-    return _run(dls, name, False, seed, epochs, lambda learn: learn.fit_one_cycle(epochs, lr))
+    return run_training(dls, name, False, seed, epochs, lambda learn: learn.fit_one_cycle(epochs, lr))
