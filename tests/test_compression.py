@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from tlcourse.data import image_dataloaders, split_images, resolve_folder, take_per_class
-from tlcourse.compression import export_onnx, onnx_runner, quantise_onnx, state_dict_mb, torch_runner
+from tlcourse.compression import export_learner, export_onnx, onnx_runner, quantise_onnx, state_dict_mb, torch_runner
 from tlcourse.cost import interleaved_latency_ms
 from tlcourse.distillation import distil, soft_cross_entropy, soft_targets
 from tlcourse.features import loader_images, unaugmented
@@ -51,7 +51,7 @@ def test_soft_targets_are_the_teachers_probabilities_softened(trained):
     assert torch.equal(sharp.argmax(1), soft.argmax(1)) and soft.max(1).values.mean() < sharp.max(1).values.mean()
 
 
-def test_a_distilled_student_is_validated_on_the_true_labels(trained):
+def test_a_distilled_student_is_validated_on_the_true_labels_and_keeps_its_class_names(trained, tmp_path):
     split = split_images(resolve_folder("photos5"), check=False)
     labelled = take_per_class(split.train, 2, seed=0)
     unlabelled = [path for path, _ in split.train[:6]]
@@ -60,6 +60,10 @@ def test_a_distilled_student_is_validated_on_the_true_labels(trained):
     predictions = predict(result, [path for path, _ in split.valid])
     truth = [label for _, label in split.valid]
     assert np.mean([p.label == t for p, t in zip(predictions, truth)]) == pytest.approx(result.accuracy)
+    from fastai.learner import load_learner
+    reloaded = load_learner(export_learner(result, tmp_path / "student.pkl"))
+    assert list(reloaded.dls.vocab) == list(trained.learner.dls.vocab)
+    assert predict(reloaded, split.valid[0][0]).probabilities == pytest.approx(predictions[0].probabilities, abs=1e-5)
 
 
 def test_the_onnx_export_predicts_what_pytorch_does(trained, images, exported):
@@ -76,6 +80,20 @@ def test_int8_quantisation_shrinks_the_file_and_keeps_the_classes(trained, image
     float_logits, int8_logits = onnx_runner(exported, 1)(x), onnx_runner(quantised, 1)(x)
     assert int8_logits.shape == float_logits.shape == (len(x), len(trained.learner.dls.vocab))
     assert np.corrcoef(float_logits.ravel(), int8_logits.ravel())[0, 1] > 0.9  # rounding, not a new model (0.96 here)
+
+
+def test_an_exported_learner_loads_back_and_predicts_the_same(trained, tmp_path):
+    from fastai.learner import load_learner
+
+    from tlcourse.errors import DataError
+    path = export_learner(trained, tmp_path / "model.pkl")
+    files = [path for path, _ in trained.learner.dls.valid_ds.items][:5]
+    reloaded = load_learner(path)
+    def flat(predictions):
+        return [value for p in predictions for value in p.probabilities.values()]
+    assert flat(predict(reloaded, files)) == pytest.approx(flat(predict(trained, files)), abs=1e-5)
+    with pytest.raises(DataError, match="exists already"):
+        export_learner(trained, path)
 
 
 def test_latencies_are_medians_of_interleaved_timings():

@@ -50,6 +50,7 @@ class Deployment:
     latency_ms: dict[str, dict[int, float]]  # variant -> batch size -> median milliseconds
     threads: int
     folder: Path  # where the ONNX files are
+    trained: dict = field(default_factory=dict, repr=False)  # the first seed's training Results, by name
 
     def accuracy(self, training: str) -> float:
         """Mean accuracy over seeds of one training: 'teacher', 'student (labels only)' or 'student (distilled)'."""
@@ -89,6 +90,18 @@ def _require(module: str):
         from tlcourse.errors import MissingAsset
         raise MissingAsset(f"{module} is not installed: run `make install`, or `pip install -r requirements.txt` "
                            f"(it pins onnx, onnxruntime and onnxscript).") from error
+
+
+def export_learner(trained, path: Path) -> Path:
+    """The Python route: fastai's `export` pickles the whole Learner (model, preprocessing, class names) for
+    `load_learner`; refuses to overwrite a file."""
+    from tlcourse.errors import DataError
+    from tlcourse.predict import learner_of
+    path = Path(path)
+    if path.exists():
+        raise DataError(f"{path} exists already: pass a new file name (nothing was overwritten).")
+    learner_of(trained).export(path)
+    return path
 
 
 def state_dict_mb(model: torch.nn.Module) -> float:
@@ -213,7 +226,7 @@ def smaller_and_faster(dataset: str = "photos5", teacher: str = TEACHER, student
         variants.append(Variant(name, onnx_runner(path, threads), student_images, labels, path.stat().st_size / 1e6,
                                 variants[-1].parameters_m))
     latency = interleaved_latency_ms({v.name: (v.run, v.images) for v in variants}, LATENCY_BATCHES)
-    return Deployment(per_seed, agreement, variants, latency, threads, folder)
+    return Deployment(per_seed, agreement, variants, latency, threads, folder, trained)
 
 
 def _calibration_images(dataset: str, image_size: int, batch_size: int, model: str) -> np.ndarray:

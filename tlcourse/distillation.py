@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from fasttransform import Transform  # fastai's transform base class
 
 TEMPERATURE = 2.0  # softens the teacher's probabilities, so the student also learns which wrong classes are close
 
@@ -16,11 +17,10 @@ def soft_targets(teacher, files: list[Path], temperature: float = TEMPERATURE) -
     `teacher` is a training Result or a fastai Learner."""
     from fastcore.basics import noop
 
-    from tlcourse.predict import learner_of
+    from tlcourse.predict import images_loader, learner_of
     learner = learner_of(teacher)
-    items = [(path,) for path in files] if isinstance(learner.dls.train_ds.items[0], tuple) else list(files)
     with learner.no_bar():
-        logits, _ = learner.get_preds(dl=learner.dls.test_dl(items), act=noop)  # noop: logits, not probabilities
+        logits, _ = learner.get_preds(dl=images_loader(learner, files), act=noop)  # noop: logits, not probabilities
     return F.softmax(logits / temperature, dim=1)
 
 
@@ -33,6 +33,18 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, temperature:
 def soft_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Accuracy against the most likely class of each target (a one-hot target: its label)."""
     return (logits.argmax(dim=1) == targets.argmax(dim=1)).float().mean()
+
+
+class SoftTargets(Transform):
+    """The y-pipeline step of a distillation DataBlock: passes each soft target through and carries the class
+    names where fastai looks for them (`dls.vocab`), so they survive `learn.export`."""
+
+    def __init__(self, vocab: list[str]):
+        super().__init__()
+        self.vocab = vocab
+
+    def encodes(self, target):
+        return target
 
 
 def distil(teacher, student: str, labelled: list[tuple[Path, str]], unlabelled: list[Path],
@@ -58,13 +70,13 @@ def distil(teacher, student: str, labelled: list[tuple[Path, str]], unlabelled: 
     items = ([(path, target) for path, target in zip(files, targets)]
              + [(path, one_hot[classes.index(label)]) for path, label in valid])
     augmentations = aug_transforms(**asdict(augmentation)) if augmentation is not None else []
-    block = DataBlock(blocks=(ImageBlock, TransformBlock), get_x=ItemGetter(0), get_y=ItemGetter(1),
+    block = DataBlock(blocks=(ImageBlock, TransformBlock(type_tfms=SoftTargets(classes))),
+                      get_x=ItemGetter(0), get_y=ItemGetter(1),
                       splitter=IndexSplitter(range(len(files), len(items))), item_tfms=Resize(image_size),
                       batch_tfms=[*augmentations, Normalize.from_stats(*get_model_spec(student).stats)])
     seed_everything(seed)
     dls = block.dataloaders(items, bs=min(batch_size, len(files)), num_workers=0,
                             device=torch.device(detect_device()))
-    dls.vocab = classes  # soft targets carry no class names
     return run_training(dls, student, True, seed, epochs,
                 lambda learn: learn.fine_tune(epochs - freeze_epochs, freeze_epochs=freeze_epochs),
                 loss_func=soft_cross_entropy, metric=soft_accuracy)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from tlcourse.errors import DataError
@@ -77,6 +78,17 @@ def _check_readable(paths: list[Path]) -> None:
         raise DataError(f"{len(broken)} file(s) are not readable images; delete, re-save or move them:\n  {listed}")
 
 
+def images_loader(learner, images: list):
+    """A fastai loader over files or PIL images (read as RGB) with the learner's validation transforms. The
+    course's loaders read (file, label) pairs (their first step is an ItemGetter), so files are wrapped to match."""
+    from fastai.data.transforms import ItemGetter
+    from PIL import Image
+    inputs = [image.convert("RGB") if isinstance(image, Image.Image) else image for image in images]
+    if any(isinstance(step, ItemGetter) for step in learner.dls.valid_ds.tls[0].tfms.fs):
+        inputs = [(image,) for image in inputs]
+    return learner.dls.test_dl(inputs)
+
+
 def predict(trained, images) -> Prediction | list[Prediction]:
     """Classify `images` with a trained model (a training Result or a fastai Learner).
 
@@ -84,16 +96,14 @@ def predict(trained, images) -> Prediction | list[Prediction]:
     are resized and normalised as the model's validation images were; any mode (grey, RGBA) is read as RGB.
     Returns one Prediction for one image, else a list in the same order.
     """
+    import torch
     from PIL import Image
     learner = learner_of(trained)
     items = _items(images)
     _check_readable([item for item in items if isinstance(item, Path)])
-    inputs = [item.convert("RGB") if isinstance(item, Image.Image) else item for item in items]
-    if isinstance(learner.dls.train_ds.items[0], tuple):  # the course's loaders read (file, label) pairs
-        inputs = [(item,) for item in inputs]
-    loader = learner.dls.test_dl(inputs)
-    with learner.no_bar():
-        probabilities, _ = learner.get_preds(dl=loader)
+    loader = images_loader(learner, items)
+    with learner.no_bar():  # softmax: the course's classifiers all end in logits, whatever their loss
+        probabilities, _ = learner.get_preds(dl=loader, act=partial(torch.softmax, dim=-1))
     classes = [str(c) for c in learner.dls.vocab]
     predictions = []
     for index, (item, row) in enumerate(zip(items, probabilities.tolist())):
