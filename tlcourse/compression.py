@@ -220,7 +220,7 @@ def smaller_and_faster(dataset: str = "photos5", teacher: str = TEACHER, student
                         labels, state_dict_mb(model), round(count_parameters(model) / 1e6, 2))
                 for name, model in models.items()]
     onnx_file = export_onnx(models["student (distilled)"], folder / f"{student}_distilled.onnx", size)
-    calibration = _calibration_images(dataset, size, profile.batch_size, student)
+    calibration = calibration_images(dataset, size, profile.batch_size, student)
     int8_file = quantise_onnx(onnx_file, folder / f"{student}_distilled_int8.onnx", calibration)
     for name, path in (("student (distilled), ONNX", onnx_file), ("student (distilled), ONNX int8", int8_file)):
         variants.append(Variant(name, onnx_runner(path, threads), student_images, labels, path.stat().st_size / 1e6,
@@ -229,7 +229,7 @@ def smaller_and_faster(dataset: str = "photos5", teacher: str = TEACHER, student
     return Deployment(per_seed, agreement, variants, latency, threads, folder, trained)
 
 
-def _calibration_images(dataset: str, image_size: int, batch_size: int, model: str) -> np.ndarray:
+def calibration_images(dataset: str, image_size: int, batch_size: int, model: str) -> np.ndarray:
     """Every training image (no labels needed), normalised for `model`, without augmentation."""
     from tlcourse.data import image_dataloaders
     from tlcourse.features import loader_images, unaugmented
