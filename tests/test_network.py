@@ -63,3 +63,16 @@ def test_fastai_archive_offline_fails_at_once_naming_the_alternative(monkeypatch
     monkeypatch.setattr(network, "is_online", lambda host: False)
     with pytest.raises(DownloadError, match="awd_lstm's weights.*offline.*all-minilm-l6-v2"):
         fetch_fastai("WT103_FWD", c_key="model", what="awd_lstm's weights", alternative="all-minilm-l6-v2.")
+
+
+def test_a_copy_fetched_earlier_is_used_again_only_if_it_still_has_its_hash(tmp_path, monkeypatch):
+    monkeypatch.setattr(network, "is_online", lambda *a, **k: False)  # never fetched anew in this test
+    copy = tmp_path / "weights-0a1b.bin"
+    copy.write_bytes(b"real bytes")
+    good = network.sha256_of(copy)
+    assert download("http://example.invalid/weights.bin", copy, sha256=good) == copy
+    assert download("http://example.invalid/weights.bin", copy, hash_prefix=good[:8]) == copy
+    copy.write_bytes(b"damaged bytes")
+    with pytest.raises(DownloadError, match="damaged or was replaced. Delete it"):
+        download("http://example.invalid/weights.bin", copy, sha256=good)
+    assert copy.read_bytes() == b"damaged bytes"  # left for the learner to look at, not deleted

