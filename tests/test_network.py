@@ -76,3 +76,18 @@ def test_a_copy_fetched_earlier_is_used_again_only_if_it_still_has_its_hash(tmp_
     with pytest.raises(DownloadError, match="damaged or was replaced. Delete it"):
         download("http://example.invalid/weights.bin", copy, sha256=good)
     assert copy.read_bytes() == b"damaged bytes"  # left for the learner to look at, not deleted
+
+
+def test_a_silent_fastai_server_is_given_up_on_within_the_timeout(tmp_path, monkeypatch):
+    from fastai.data.external import URLs
+    monkeypatch.setenv("FASTAI_HOME", str(tmp_path / "fastai"))
+    monkeypatch.setattr(network, "is_online", lambda *a, **k: True)
+    with socket.socket() as server:  # accepts connections, never answers
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        monkeypatch.setattr(URLs, "WT103_FWD", f"http://127.0.0.1:{server.getsockname()[1]}/wt103-fwd.tgz",
+                            raising=False)
+        start = time.perf_counter()
+        with pytest.raises(DownloadError, match="wt103-fwd.tgz"):
+            fetch_fastai("WT103_FWD", c_key="model", what="awd_lstm's weights", timeout=1)
+        assert time.perf_counter() - start < 5

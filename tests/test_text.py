@@ -83,3 +83,18 @@ def test_bad_text_data_requests_name_the_fix(monkeypatch):
     monkeypatch.setattr(text_data, "_read", lambda *a: [("good", "positive"), ("", "negative"), ("fine", "positive")])
     with pytest.raises(DataError, match="1 class"):
         text_data.load_sentences("amazon")
+
+
+def test_minilm_files_are_checked_against_their_checksums(tmp_path):
+    import shutil
+
+    from tlcourse.assets import text_models
+    from tlcourse.errors import MissingAsset
+    folder = text_models.minilm_folder()  # the installed files pass
+    copy = tmp_path / "model"
+    copy.mkdir()
+    for name in text_models.MINILM_FILES:
+        shutil.copy(folder / name, copy / name)
+    (copy / "vocab.txt").write_text("changed")
+    with pytest.raises(MissingAsset, match="vocab.txt in .* --force-reinstall"):
+        text_models._check_files(copy, tuple(text_models.MINILM_FILES.items()))

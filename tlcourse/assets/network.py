@@ -94,18 +94,25 @@ def fetch_fastai(archive: str, subfolder: str = "", c_key: str = "data", what: s
                  timeout: float = TIMEOUT_SECONDS) -> Path:
     """Folder of one of fastai's archives (`archive` names it on `URLs`), downloaded and unpacked once.
 
-    fastai caches the archive and checks its size and checksum; this adds the offline check and a timeout.
+    fastai's own downloader waits forever on a silent server (it passes no timeout), so the archive is fetched
+    here, with `timeout`, into the place fastai keeps archives; fastai then checks its size and checksum and
+    unpacks it.
     """
-    from fastai.data.external import URLs, untar_data
+    import fastai.data
+    from fastai.data.external import URLs, fastai_cfg, untar_data
+    from fastdownload.core import FastDownload, urldest
     url = getattr(URLs, archive)
     what = what or archive
-    if not is_online(FASTAI_HOST):
-        hint = f" Offline alternative: {alternative}" if alternative else ""
-        raise DownloadError(f"{what} is downloaded from {url}, and this machine is offline.{hint}")
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout)  # fastai's downloader has no timeout of its own
-    try:
-        print(f"Downloading {what} from {url} (once; cached by fastai) ...")
-        return untar_data(url, c_key=c_key) / subfolder
-    finally:
-        socket.setdefaulttimeout(previous)
+    hint = f" Offline alternative: {alternative}" if alternative else ""
+    fetcher = FastDownload(fastai_cfg(), module=fastai.data)
+    archive_file = urldest(url, fetcher.arch_path())
+    if not fetcher.data_path(c_key, archive_file).exists() and not archive_file.exists():
+        if not is_online(FASTAI_HOST):
+            raise DownloadError(f"{what} is downloaded from {url}, and this machine is offline.{hint}")
+        print(f"Downloading {what} from {url} (once; kept by fastai) ...")
+        download(url, archive_file, alternative=alternative, timeout=timeout)
+        if not fetcher.check(url, archive_file):
+            archive_file.unlink()
+            raise DownloadError(f"{what} from {url} is not the archive fastai expects (size or checksum differ): "
+                                f"the download is damaged; run again.{hint}")
+    return untar_data(url, c_key=c_key) / subfolder

