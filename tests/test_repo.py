@@ -101,3 +101,23 @@ def test_every_lesson_imports_the_module_the_package_map_names():
     stale = [p.name for p in package.rglob("*.py")
              if re.search(r"tlcourse\.experiments\b|from tlcourse import .*\bexperiments\b", p.read_text())]
     assert not stale, f"{stale} import tlcourse.experiments, which is split into one module per lesson idea"
+
+
+def test_a_built_wheel_carries_the_data_manifests(tmp_path):
+    """An install that is not a checkout (a wheel) can still prepare the data: the manifests are package data."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+    source = tmp_path / "source"  # a copy, so the build leaves nothing in the checkout
+    shutil.copytree(ROOT / "tlcourse", source / "tlcourse", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                    str(tmp_path / "wheels"), str(source)], check=True, capture_output=True, timeout=180)
+    names = set(zipfile.ZipFile(next((tmp_path / "wheels").glob("tlcourse-*.whl"))).namelist())
+    from tlcourse.assets.datasets import DATASETS, manifest_path
+    expected = [manifest_path(name) for name in DATASETS if manifest_path(name).exists()]
+    assert len(expected) >= 6
+    assert {f"tlcourse/assets/manifests/{path.name}" for path in expected} <= names
+    assert "tlcourse/assets/manifests/LICENCES.md" in names

@@ -166,4 +166,4 @@ def is_prepared(name: str) -> bool:
 
 def manifest_path(name: str) -> Path:
     """The committed manifest listing the prepared files, splits and licence of `name`."""
-    return Path(__file__).resolve().parents[2] / "data" / "manifests" / f"{name}.csv"
+    return Path(__file__).resolve().parent / "manifests" / f"{name}.csv"  # package data: any install has them

@@ -1,6 +1,6 @@
 """Turn installed packages into ImageFolder layouts under the data folder (`make data`).
 
-The committed manifests in `data/manifests/` fix every file's class and split, so every
+The committed manifests in `tlcourse/assets/manifests/` (package data) fix every file's class and split, so every
 learner gets the same split; `python -m tlcourse.assets.prepare --write-manifests` remakes them.
 """
 
