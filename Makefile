@@ -50,7 +50,7 @@ bench: setup
 	$(BIN)/python benchmarks/busy_machine.py
 
 gpu-check: setup
-	TLCOURSE_PROFILE=full $(BIN)/python -m tlcourse.scratch_vs_pretrained
+	TLCOURSE_PROFILE=full $(BIN)/python -m tlcourse.course --require-gpu --build build/gpu
 
 clean:
 	rm -rf build data/photos5 data/digits data/clipart5 data/sentiment data/solar_cells data/workbench data/downloads data/cache

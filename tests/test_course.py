@@ -64,3 +64,31 @@ def test_each_lesson_kernel_is_shut_down_afterwards(tmp_path, monkeypatch):
     monkeypatch.setattr(course, "local_kernel", lambda sockets: kernels.append(make(sockets)) or kernels[-1])
     run_lesson(_notebook(tmp_path / "95_shut.ipynb", "1 + 1"), tmp_path)
     assert len(kernels) == 1 and not kernels[0].has_kernel
+
+
+def test_gpu_check_without_a_gpu_stops_at_once_with_one_line(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from tlcourse import course, profiles
+    monkeypatch.setattr(profiles, "detect_device", lambda: "cpu")
+    ran = []
+    monkeypatch.setattr(course, "run_lesson", lambda notebook, build: ran.append(notebook))
+    monkeypatch.setattr(sys, "argv", ["course", "--require-gpu", "--build", str(tmp_path / "gpu")])
+    assert course.main() == 2 and ran == []
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "No GPU found" in out[0] and "make course" in out[0]
+
+
+def test_gpu_check_on_a_gpu_runs_every_lesson(tmp_path, monkeypatch):
+    import sys
+
+    from tlcourse import course, profiles
+    monkeypatch.setattr(profiles, "detect_device", lambda: "cuda")
+    ran = []
+    def fake_run(notebook, build):
+        ran.append(notebook)
+        return {"lesson": notebook.stem, "profile": "full", "seconds": 1, "key metric": "-", "claim ok": True,
+                "error": ""}
+    monkeypatch.setattr(course, "run_lesson", fake_run)
+    monkeypatch.setattr(sys, "argv", ["course", "--require-gpu", "--build", str(tmp_path / "gpu")])
+    assert course.main() == 0 and ran == lessons()

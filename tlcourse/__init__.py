@@ -5,7 +5,7 @@ Importing it is cheap; the heavy pieces (torch, fastai) load in the modules that
 Which module each lesson uses (lesson NN's notebook imports `tlcourse.<module>`; all use `plots` and `report`):
 
     00  profiles, assets
-    01  scratch_vs_pretrained  -- also `make gpu-check`; `predict` asks the trained model about new photos
+    01  scratch_vs_pretrained  -- `predict` asks the trained model about new photos
     02  probing
     03  freezing
     04  heads

@@ -93,7 +93,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("only", nargs="*", help="run only lessons whose file name contains one of these")
     parser.add_argument("--build", type=Path, default=ROOT / "build")
+    parser.add_argument("--require-gpu", action="store_true",
+                        help="stop at once, with one line, when there is no GPU (`make gpu-check`)")
     args = parser.parse_args()
+    if args.require_gpu:
+        from tlcourse.profiles import detect_device
+        if detect_device() == "cpu":
+            print("No GPU found: `make gpu-check` runs every lesson in the `full` profile, which would take hours on "
+                  "a CPU. Run it where there is a GPU (e.g. Colab), or `make course` here (the `cpu` profile).")
+            return 2
     args.build = args.build.resolve()  # the lessons' kernels run in notebooks/, and write their reports here
     args.build.mkdir(parents=True, exist_ok=True)
     rows = []

@@ -1,7 +1,4 @@
-"""Lesson 01 (`01_what_is_transfer_learning`): an ImageNet start against training from scratch.
-
-Also `make gpu-check` (`python -m tlcourse.scratch_vs_pretrained`): lesson 01's experiment as a short table.
-"""
+"""Lesson 01 (`01_what_is_transfer_learning`): an ImageNet start against training from scratch."""
 
 from __future__ import annotations
 
@@ -61,21 +58,3 @@ def pretrained_vs_scratch(dataset: str = "photos5", model: str = "efficientnet_l
                   f"accuracy {r.accuracy:.2f} in {r.seconds:.1f} s")
     return Comparison(model, dataset, images_per_class, profile.name, runs[True], runs[False])
 
-
-def main() -> None:
-    """`make gpu-check`: lesson 01's experiment in the active profile, as a short table."""
-    import time
-
-    from tlcourse.profiles import banner, detect_device
-    banner()
-    if detect_device() == "cpu":
-        print("No GPU found: this runs the same experiment on the CPU, which takes several minutes.")
-    start = time.perf_counter()
-    comparison = pretrained_vs_scratch()
-    print(comparison.table().to_string(index=False))
-    print(f"mean accuracy: ImageNet {comparison.pretrained_accuracy:.3f}, scratch {comparison.scratch_accuracy:.3f}, "
-          f"gap {comparison.gap:+.3f}; total {time.perf_counter() - start:.0f} s")
-
-
-if __name__ == "__main__":
-    main()
