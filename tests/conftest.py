@@ -24,6 +24,16 @@ import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")
+def small_trained_model():
+    """MobileNetV2 fine-tuned for 2 epochs on 3 photos per class at 64 px (CPU): one model for every unit test
+    that needs a trained one (predicting, distilling, exporting), trained once per worker."""
+    from tlcourse.data import image_dataloaders
+    from tlcourse.train import fine_tune
+    dls = image_dataloaders("photos5", 64, 4, images_per_class=3, seed=0, device="cpu")
+    return fine_tune(dls, "mobilenet_v2", epochs=2, freeze_epochs=1)
+
+
+@pytest.fixture(scope="session")
 def _unit_test_feature_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("feature_cache")
 

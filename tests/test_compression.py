@@ -5,21 +5,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tlcourse.data import image_dataloaders, split_images, resolve_folder, take_per_class
+from tlcourse.data import resolve_folder, split_images, take_per_class
 from tlcourse.compression import export_learner, export_onnx, onnx_runner, quantise_onnx, state_dict_mb, torch_runner
 from tlcourse.cost import interleaved_latency_ms
 from tlcourse.distillation import distil, soft_cross_entropy, soft_targets
 from tlcourse.features import loader_images, unaugmented
 from tlcourse.predict import predict
-from tlcourse.train import fine_tune
 
 SIZE = 64
 
 
 @pytest.fixture(scope="module")
-def trained():
-    dls = image_dataloaders("photos5", SIZE, 4, images_per_class=3, seed=0, device="cpu")
-    return fine_tune(dls, "mobilenet_v2", epochs=2, freeze_epochs=1)
+def trained(small_trained_model):
+    return small_trained_model  # trained at SIZE
 
 
 @pytest.fixture(scope="module")

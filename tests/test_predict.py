@@ -1,17 +1,14 @@
 import pytest
 from PIL import Image
 
-from tlcourse.data import image_dataloaders
 from tlcourse.errors import DataError
 from tlcourse.features import cached_head, extract_features
 from tlcourse.predict import Prediction, predict, prediction_table
-from tlcourse.train import fine_tune
 
 
 @pytest.fixture(scope="module")
-def trained():
-    dls = image_dataloaders("photos5", 64, 4, images_per_class=3, seed=0, device="cpu")
-    return fine_tune(dls, "mobilenet_v2", epochs=2, freeze_epochs=1)
+def trained(small_trained_model):
+    return small_trained_model
 
 
 def _valid_files(result):

@@ -65,16 +65,21 @@ def resolve_folder(source: str | Path, domain: str | None = None) -> Path:
     return folder
 
 
+def image_files(folder: Path) -> list[Path]:
+    """The image files in `folder` and its sub-folders, sorted."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
 def _images_by_class(folder: Path) -> dict[str, list[Path]]:
     found = {}
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        files = sorted(p for p in sub.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = image_files(sub)
         if files:
             found[sub.name] = files
     return found
 
 
-def _check_readable(files: list[Path]) -> None:
+def check_readable(files: list[Path]) -> None:
     """fastai's `verify_images`, with an error that lists the files and says what to do."""
     from fastai.vision.utils import verify_images
     broken = verify_images(files)
@@ -113,7 +118,7 @@ def split_images(folder: Path, seed: int = 0, check: bool = True) -> ImageSplit:
     train = [(p, label) for label, files in train_by_class.items() for p in files]
     valid = [(p, label) for label, files in valid_by_class.items() for p in files]
     if check:
-        _check_readable([p for p, _ in train + valid])
+        check_readable([p for p, _ in train + valid])
     return ImageSplit(folder, train, valid)
 
 

@@ -33,8 +33,8 @@ def learner_of(trained):
 
 
 def _image_files(folder: Path) -> list[Path]:
-    from tlcourse.data import IMAGE_SUFFIXES
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    from tlcourse.data import IMAGE_SUFFIXES, image_files
+    files = image_files(folder)
     if not files:
         raise DataError(f"No images in {folder} (looked for {', '.join(sorted(IMAGE_SUFFIXES))} files, also in "
                         f"sub-folders): put the photos to classify there, or pass one image's path.")
@@ -64,20 +64,6 @@ def _items(images) -> list:
     return items
 
 
-def _check_readable(paths: list[Path]) -> None:
-    from PIL import Image, UnidentifiedImageError
-    broken = []
-    for path in paths:
-        try:
-            with Image.open(path) as image:
-                image.verify()
-        except (OSError, UnidentifiedImageError, SyntaxError):
-            broken.append(path)
-    if broken:
-        listed = "\n  ".join(str(p) for p in broken[:10])
-        raise DataError(f"{len(broken)} file(s) are not readable images; delete, re-save or move them:\n  {listed}")
-
-
 def images_loader(learner, images: list):
     """A fastai loader over files or PIL images (read as RGB) with the learner's validation transforms. The
     course's loaders read (file, label) pairs (their first step is an ItemGetter), so files are wrapped to match."""
@@ -100,7 +86,8 @@ def predict(trained, images) -> Prediction | list[Prediction]:
     from PIL import Image
     learner = learner_of(trained)
     items = _items(images)
-    _check_readable([item for item in items if isinstance(item, Path)])
+    from tlcourse.data import check_readable
+    check_readable([item for item in items if isinstance(item, Path)])
     loader = images_loader(learner, items)
     with learner.no_bar():  # softmax: the course's classifiers all end in logits, whatever their loss
         probabilities, _ = learner.get_preds(dl=loader, act=partial(torch.softmax, dim=-1))

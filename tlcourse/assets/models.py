@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from tlcourse.assets.network import download, sha256_of, use_offline_hubs
+from tlcourse.assets.network import download, has_sha256, sha256_of, use_offline_hubs
 from tlcourse.errors import DownloadError, MissingAsset
 
 IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
@@ -144,11 +144,10 @@ def _cache_path(weights: DownloadedWeights) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
 
 
-@lru_cache(maxsize=None)
 def _checked(path: Path, sha256: str) -> Path:
-    got = sha256_of(path)
-    if got != sha256:
-        raise MissingAsset(f"{path} has SHA-256 {got}, expected {sha256}: reinstall it with `make install`.")
+    if not has_sha256(path, sha256):
+        raise MissingAsset(f"{path} has SHA-256 {sha256_of(path)}, expected {sha256}: reinstall it with "
+                           f"`make install`.")
     return path
 
 

@@ -49,9 +49,16 @@ def _matches(got: str, sha256: str | None, hash_prefix: str | None) -> bool:
     return not ((sha256 and got != sha256) or (hash_prefix and not got.startswith(hash_prefix)))
 
 
+def has_sha256(path: Path, sha256: str | None = None, hash_prefix: str | None = None) -> bool:
+    """Whether the file's SHA-256 is `sha256` (or starts with `hash_prefix`); hashed once per process for each
+    version of the file (path, size, modification time), since weight files are large and checked often."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    return _has_sha256(path, stat.st_size, stat.st_mtime, sha256, hash_prefix)
+
+
 @functools.lru_cache(maxsize=None)
-def _checked_copy(path: Path, size: int, modified: float, sha256: str | None, hash_prefix: str | None) -> bool:
-    """Whether a file fetched earlier still has its hash (once per process and version of the file)."""
+def _has_sha256(path: Path, size: int, modified: float, sha256: str | None, hash_prefix: str | None) -> bool:
     return _matches(sha256_of(path), sha256, hash_prefix)
 
 
@@ -61,8 +68,7 @@ def download(url: str, dest: Path, sha256: str | None = None, hash_prefix: str |
     earlier is used again only if it still has the hash."""
     dest = Path(dest)
     if dest.exists():
-        stat = dest.stat()
-        if not _checked_copy(dest.resolve(), stat.st_size, stat.st_mtime, sha256, hash_prefix):
+        if not has_sha256(dest, sha256, hash_prefix):
             raise DownloadError(f"{dest} is not the file {url} gave (its SHA-256 differs from the expected "
                                 f"{sha256 or hash_prefix + '...'}): it is damaged or was replaced. Delete it and run "
                                 f"again to fetch it anew.")

