@@ -17,6 +17,7 @@ Which module each lesson uses (lesson NN's notebook imports `tlcourse.<module>`;
     10  clustering
     12  quality_control  -- data from `data` (the solar_cells data set)
     13  detection  -- scenes from `assets.scenes` (the workbench data set)
+    14  sentiment  -- MiniLM from `assets.text_models`, batches of token ids from `text_data`
     17  compression  -- the student from `distillation`; ONNX export and int8 quantisation with ONNX Runtime
 
 Shared by several lessons: `features` (frozen-body features, heads trained on them) and `feature_cache` (the

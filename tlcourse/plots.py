@@ -320,3 +320,27 @@ def plot_deployment(deployment, batch: int = 32):
     ax.legend(loc="lower left", fontsize=8, markerscale=0.4)
     fig.tight_layout()
     return fig
+
+
+def plot_sentiment(study):
+    """Left: accuracy against the number of labels, per method (a dot per seed, the line their mean).
+    Right: the same models on the domain they never trained on."""
+    from tlcourse.sentiment import FINE_TUNED, FROZEN, METHODS
+    colours = dict(zip(METHODS, ("tab:blue", "tab:green", "tab:orange")))
+    fig, (own, other) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for ax, methods, other_domain, domain in ((own, METHODS, False, study.domain),
+                                              (other, (FROZEN, FINE_TUNED), True, study.other_domain)):
+        for method in methods:
+            runs = [r for r in study.runs if r.method == method]
+            ax.scatter([r.labels for r in runs], [r.other_domain_accuracy if other_domain else r.accuracy for r in runs],
+                       color=colours[method], alpha=0.35, s=15)
+            ax.plot(study.sizes, [study.accuracy(method, n, other_domain) for n in study.sizes], marker="o",
+                    color=colours[method], label=method)
+        ax.axhline(0.5, color="grey", linestyle=":", label="chance")
+        ax.set_xscale("log")
+        ax.set(xticks=study.sizes, xticklabels=[str(n) for n in study.sizes], ylim=(0.4, 1),
+               xlabel=f"labelled {study.domain} sentences", title=f"tested on {domain}")
+    own.set(ylabel="accuracy (balanced test set)")
+    own.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig

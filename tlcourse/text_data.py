@@ -1,15 +1,24 @@
-"""Labelled sentences from the text data sets, one domain and split at a time, with checks."""
+"""Labelled sentences from the text data sets, one domain and split at a time, with checks; and fastai DataLoaders
+of their token ids."""
 
 from __future__ import annotations
 
 import csv
 import random
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+
+from fastai.data.core import DataLoaders, Datasets
+from fastai.data.transforms import Categorize, ItemGetter
+from fastai.text.data import SortedDL, TensorText, pad_input
+from fastai.torch_core import TitledStr
+from fasttransform import Transform
 
 from tlcourse.assets.datasets import get_dataset_spec
 from tlcourse.data import dataset_path
 from tlcourse.errors import DataError
+from tlcourse.profiles import detect_device
 
 
 @dataclass
@@ -86,3 +95,35 @@ def _balanced_sample(rows: list[tuple[str, str]], limit: int, seed: int) -> list
     sample = [r for label in sorted(by_label) for r in rng.sample(by_label[label], min(per_class, len(by_label[label])))]
     rng.shuffle(sample)
     return sample
+
+
+class WordPieces(Transform):
+    """A sentence -> the token ids the pretrained model's own tokenizer gives it (at most `max_tokens`;
+    longer sentences are cut at the end, as the encoder does)."""
+
+    def __init__(self, tokenizer, max_tokens: int = 64):
+        super().__init__()
+        self.tokenizer, self.max_tokens = tokenizer, max_tokens
+
+    def encodes(self, text: str):
+        return TensorText(self.tokenizer(text, truncation=True, max_length=self.max_tokens)["input_ids"])
+
+    def decodes(self, ids):
+        return TitledStr(self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=True))
+
+
+def text_dataloaders(train: Sentences, valid: Sentences, tokenizer, batch_size: int = 32, max_tokens: int = 64,
+                     device: str | None = None) -> DataLoaders:
+    """fastai DataLoaders of token ids and labels, as fastai's text block makes them: batches of sentences of
+    similar length (`SortedDL`), padded with the tokenizer's padding id, so little time goes on padding."""
+    if set(valid.classes) - set(train.classes):
+        raise DataError(f"Validation labels {sorted(set(valid.classes) - set(train.classes))} never occur in the "
+                        f"training sentences: sample the training set with more sentences per class.")
+    items = list(zip(train.texts + valid.texts, train.labels + valid.labels))
+    splits = [list(range(len(train))), list(range(len(train), len(items)))]
+    datasets = Datasets(items, [[ItemGetter(0), WordPieces(tokenizer, max_tokens)], [ItemGetter(1), Categorize()]],
+                        splits=splits)
+    pad = partial(pad_input, pad_idx=tokenizer.pad_token_id)
+    loaders = [SortedDL(subset, bs=size, shuffle=shuffle, before_batch=pad, res=[len(x) for x, _ in subset])
+               for subset, size, shuffle in ((datasets.train, batch_size, True), (datasets.valid, 2 * batch_size, False))]
+    return DataLoaders(*loaders, device=device or detect_device())
