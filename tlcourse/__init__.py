@@ -19,6 +19,7 @@ Which module each lesson uses (lesson NN's notebook imports `tlcourse.<module>`;
     13  detection  -- scenes from `assets.scenes` (the workbench data set)
     14  sentiment  -- MiniLM from `assets.text_models`, batches of token ids from `text_data`
     17  compression  -- the student from `distillation`; ONNX export and int8 quantisation with ONNX Runtime
+    18  distributed  -- also the training script that `torchrun` starts on several processes
 
 Shared by several lessons: `features` (frozen-body features, heads trained on them) and `feature_cache` (the
 on-disk cache every feature extraction goes through; TLCOURSE_CACHE=off turns it off).

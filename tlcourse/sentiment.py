@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import torch
 from fastai.callback import schedule  # noqa: F401  (adds fit_one_cycle to Learner)
-from fastai.callback.core import Callback, CancelValidException
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
@@ -26,6 +25,7 @@ from torch import nn
 
 from tlcourse.profiles import active_profile, seed_everything
 from tlcourse.text_data import Sentences, load_sentences, text_dataloaders
+from tlcourse.train import SkipValidation
 
 LAYER_FACTOR = 2.6  # ULMFiT's ratio of learning rates between a layer and the one below it
 FROZEN, FINE_TUNED, SCRATCH = "frozen vectors + linear head", "fine-tuned (gradual unfreezing)", "same model from scratch"
@@ -76,13 +76,6 @@ def layer_groups(model: SentimentClassifier) -> list:
         [params(model.head)]
 
 
-class ValidateOncePerStage(Callback):
-    """Skip fastai's validation after every epoch: the study scores each stage once, on its own test sets."""
-
-    def before_validate(self):
-        raise CancelValidException()
-
-
 def sentiment_learner(dls, encoder, pretrained: bool = True, seed: int = 0) -> Learner:
     """A fastai Learner on a copy of `encoder`'s transformer (pretrained) or the same architecture with random
     weights (pretrained=False), with a new head for `dls`'s classes."""
@@ -91,7 +84,7 @@ def sentiment_learner(dls, encoder, pretrained: bool = True, seed: int = 0) -> L
     transformer = copy.deepcopy(encoder.transformer) if pretrained else AutoModel.from_config(encoder.transformer.config)
     model = SentimentClassifier(transformer, len(dls.vocab), encoder.tokenizer.pad_token_id)
     learn = Learner(dls, model.to(dls.device), loss_func=CrossEntropyLossFlat(), metrics=accuracy,
-                    splitter=layer_groups, cbs=ValidateOncePerStage(),
+                    splitter=layer_groups, cbs=SkipValidation(),  # each stage is scored once, on its own test sets
                     train_bn=False)  # fastai would keep training the frozen layers' LayerNorms (and backpropagate
     return learn                     # through every layer to reach them)
 
@@ -122,7 +115,7 @@ def trainable_parameters(model: nn.Module) -> int:
 def test_accuracy(learn: Learner, sentences: Sentences) -> float:
     """Accuracy on labelled sentences that training never saw."""
     dl = learn.dls.test_dl(list(zip(sentences.texts, sentences.labels)), with_labels=True)
-    with learn.no_bar(), learn.removed_cbs(learn.cbs.filter(lambda cb: isinstance(cb, ValidateOncePerStage))):
+    with learn.no_bar(), learn.removed_cbs(learn.cbs.filter(lambda cb: isinstance(cb, SkipValidation))):
         return float(learn.validate(dl=dl)[1])
 
 

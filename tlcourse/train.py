@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import torch
 # these add to_channelslast, to_fp16, no_bar and fine_tune to Learner
 from fastai.callback import channelslast, fp16, progress, schedule  # noqa: F401
-from fastai.callback.core import Callback
+from fastai.callback.core import Callback, CancelValidException
 from fastai.callback.hook import num_features_model
 from fastai.learner import Learner, Recorder
 from fastai.losses import CrossEntropyLossFlat
@@ -87,11 +87,20 @@ class EpochLog(Callback):
         self.seconds.append(self.elapsed)
 
 
+class SkipValidation(Callback):
+    """Skip fastai's validation after every epoch, for runs that score the model once, at the end (validating every
+    epoch can cost as much as the training on small sets)."""
+
+    def before_validate(self):
+        raise CancelValidException()
+
+
 class BodyBatchNormInEvalMode(Callback):
     """Keep the body's BatchNorm running statistics as ImageNet left them (tiny batches would spoil them)."""
 
     def before_train(self):
-        for module in self.learn.model[0].modules():
+        model = getattr(self.learn.model, "module", self.learn.model)  # inside DistributedDataParallel when distributed
+        for module in model[0].modules():
             if isinstance(module, nn.modules.batchnorm._BatchNorm):
                 module.eval()
 

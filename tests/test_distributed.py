@@ -1,0 +1,29 @@
+import pytest
+
+from tlcourse.distributed import GLOBAL_BATCH, launch
+
+TINY = dict(images_per_class=3, image_size=64, epochs=3)
+
+
+def test_two_processes_share_each_batch_and_agree_on_the_accuracy():
+    run, = launch(2, **TINY)
+    assert run.processes == 2 and run.per_process_batch == GLOBAL_BATCH // 2
+    assert 0 <= run.accuracy <= 1 and run.epochs_done == 3
+
+
+def test_a_stopped_run_resumes_exactly_where_an_uninterrupted_one_ends(tmp_path):
+    whole, = launch(1, checkpoints=tmp_path / "whole", **TINY)
+    stopped, = launch(1, checkpoints=tmp_path / "cut", stop_after=2, **TINY)
+    assert stopped.stopped and stopped.accuracy is None and stopped.epochs_done == 2
+    resumed, = launch(1, checkpoints=tmp_path / "cut", resume=True, **TINY)
+    assert resumed.weights_fingerprint == whole.weights_fingerprint
+    assert resumed.accuracy == whole.accuracy
+
+
+def test_bad_settings_fail_fast_with_the_reason():
+    with pytest.raises(ValueError, match="cannot share a batch of 8 images evenly"):
+        launch(3, **TINY)
+    with pytest.raises(RuntimeError, match="1-process run failed.*no_such_data"):
+        launch(1, dataset="no_such_data", **TINY)
+    with pytest.raises(ValueError, match="one seed"):
+        launch(1, seeds=(0, 1), checkpoints="anywhere", **TINY)

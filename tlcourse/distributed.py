@@ -1,0 +1,254 @@
+"""Lesson 18: the same fine-tuning on several processes (data-parallel, with Accelerate), and runs that survive
+being stopped.
+
+Each process holds a copy of the model and trains on its own slice of every batch; after each backward pass
+PyTorch's DistributedDataParallel averages the gradients across processes (gloo on CPUs, NCCL on GPUs), so every
+copy takes the same step. fastai's `DistributedTrainer` (an Accelerate `Accelerator` inside a callback) does the
+wrapping. This module is also the training script the lesson launches: `python -m tlcourse.distributed --help`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+GLOBAL_BATCH = 8  # images per optimiser step, whatever the number of processes
+STOPPED = 3  # exit status of a run stopped on purpose after a checkpoint (`--stop-after`)
+
+
+@dataclass
+class DistributedRun:
+    """What one launch gave: final validation accuracy (gathered over all processes), seconds, and how it ended."""
+
+    processes: int
+    seed: int
+    accuracy: float | None
+    seconds: float  # the launch's share: starting Python and loading the data included
+    per_process_batch: int
+    epochs_done: int
+    train_seconds: float | None = None  # training and validation only
+    weights_fingerprint: float | None = None  # sum of |w| over every weight: equal runs give equal sums
+    stopped: bool = False
+
+
+def _fastai_distributed():
+    """fastai's distributed pieces, with its batch-order broadcast made to work on CPU processes too."""
+    import torch
+    from fastai.distributed import DistributedDL, DistributedTrainer
+
+    class AnyDeviceDistributedDL(DistributedDL):
+        """fastai broadcasts rank 0's batch order as a CUDA tensor (NCCL needs one); gloo, the CPU backend, needs
+        it on the CPU."""
+
+        def _broadcast(self, t, rank):
+            device = "cuda" if torch.distributed.get_backend() == "nccl" else "cpu"
+            t = torch.tensor(t, dtype=torch.long, device=device)
+            torch.distributed.broadcast(t, rank)
+            return t.cpu().tolist()
+
+    class AnyDeviceDistributedTrainer(DistributedTrainer):
+        def _wrap_dl(self, dl):
+            return dl if isinstance(dl, AnyDeviceDistributedDL) else AnyDeviceDistributedDL(dl, device=self.learn.model.device)
+
+    return AnyDeviceDistributedTrainer
+
+
+def _loaders(learn) -> list:
+    """The learner's own DataLoaders (inside fastai's distributed wrappers while a fit runs)."""
+    return [getattr(dl, "dl", dl) for dl in learn.dls.loaders]
+
+
+def _random_states(learn) -> dict:
+    import numpy as np
+    import torch
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+            "loaders": [dl.rng.getstate() for dl in _loaders(learn)]}
+
+
+def _restore_random_states(learn, states: dict) -> None:
+    import numpy as np
+    import torch
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])
+    for dl, state in zip(_loaders(learn), states["loaders"]):
+        dl.rng.setstate(state)
+
+
+def checkpoints_callback(folder: Path, first_epoch: int, stop_after: int | None = None):
+    """A fastai callback that saves, after every epoch, the weights and optimiser state (rank 0) and each process's
+    random-number states, so a run can resume exactly where it stopped. `stop_after` ends the process after that
+    epoch's checkpoint, as a crash or a preempted cloud machine would."""
+    import torch
+    from fastai.callback.core import Callback
+    from fastai.torch_core import distrib_barrier, rank_distrib
+
+    class Checkpoints(Callback):
+        order = 90  # after the recorder
+
+        def __init__(self):
+            self.skipped_to = None
+
+        def before_fit(self):
+            self.skipped_to = getattr(self.learn, "resume_epoch", 0)
+
+        def after_epoch(self):
+            epoch = first_epoch + self.epoch
+            if self.epoch < self.skipped_to:  # an epoch skipped on resume: nothing new to save
+                return
+            if rank_distrib() == 0:
+                self.learn.save(folder / "model", with_opt=True)
+                (folder / "progress.json").write_text(json.dumps({"epochs_done": epoch + 1}))
+            torch.save(_random_states(self.learn), folder / f"random_states_{rank_distrib()}.pt")
+            distrib_barrier()
+            if stop_after is not None and epoch + 1 >= stop_after:
+                sys.stdout.flush()
+                os._exit(STOPPED)
+
+    return Checkpoints()
+
+
+def epochs_done(folder: Path) -> int:
+    """Epochs finished by the run whose checkpoints are in `folder` (0 if none)."""
+    progress = Path(folder) / "progress.json"
+    return json.loads(progress.read_text())["epochs_done"] if progress.exists() else 0
+
+
+def train(dataset: str = "digits", model: str = "efficientnet_lite0", image_size: int = 48,
+          images_per_class: int | None = 10, epochs: int = 4, seed: int = 0, lr: float = 2e-3,
+          checkpoints: Path | None = None, stop_after: int | None = None, resume: bool = False,
+          domain: str | None = "mnist", valid_per_class: int | None = 50) -> dict:
+    """Lesson 05's recipe (fastai's `fine_tune`: one epoch head only, then everything with discriminative rates) in
+    this process, which is one of several when started by `torchrun`/`accelerate launch`. Returns rank 0's result."""
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from fastai.torch_core import num_distrib, rank_distrib
+
+    from tlcourse.assets.models import get_model_spec
+    from tlcourse.data import image_dataloaders
+    from tlcourse.profiles import seed_everything
+    from tlcourse.train import SkipValidation, make_learner
+
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    processes = max(1, num_distrib())
+    if GLOBAL_BATCH % processes:
+        raise ValueError(f"{processes} processes cannot share a batch of {GLOBAL_BATCH} images evenly: use 1, 2, 4 or 8.")
+    per_process = GLOBAL_BATCH // processes
+    dls = image_dataloaders(dataset, image_size, per_process, images_per_class, seed, get_model_spec(model).stats,
+                            domain, device=str(accelerator.device), valid_per_class=valid_per_class)
+    seed_everything(seed, dls)
+    learn = make_learner(dls, model)
+    learn.add_cb(SkipValidation())  # scored once, at the end
+    if processes > 1:
+        learn.add_cb(_fastai_distributed()(sync_bn=False, cpu=accelerator.device.type == "cpu"))
+    # Same weights everywhere (set above), but from here on each process draws its own augmentations and dropout:
+    # with one seed for all, both halves of every batch got the same random changes, and 2 processes averaged
+    # 2-3 points lower (seeds 0 and 1).
+    set_seed(seed, device_specific=True)
+    start = time.perf_counter()
+    done = epochs_done(checkpoints) if resume and checkpoints else 0
+    with learn.no_bar(), learn.no_logging():
+        if done == 0:
+            learn.freeze()
+            cbs = [checkpoints_callback(checkpoints, 0, stop_after)] if checkpoints else []
+            learn.fit_one_cycle(1, slice(lr), pct_start=0.99, cbs=cbs)
+        learn.unfreeze()
+        if done:
+            learn.load(Path(checkpoints) / "model", with_opt=True)
+            _restore_random_states(learn, torch.load(Path(checkpoints) / f"random_states_{rank_distrib()}.pt",
+                                                     weights_only=False))
+        learn.resume_epoch = max(0, done - 1)
+        cbs = [checkpoints_callback(checkpoints, 1, stop_after)] if checkpoints else []
+        learn.fit_one_cycle(epochs - 1, slice(lr / 2 / 100, lr / 2), pct_start=0.3, div=5.0, cbs=cbs,
+                            start_epoch=learn.resume_epoch)
+        learn.remove_cbs(learn.cbs.filter(lambda cb: isinstance(cb, SkipValidation)))
+        accuracy = float(learn.validate()[1])  # gathered from every process
+    fingerprint = float(sum(p.detach().double().abs().sum() for p in learn.model.parameters()))
+    return {"processes": processes, "seed": seed, "accuracy": accuracy, "train_seconds": time.perf_counter() - start,
+            "per_process_batch": per_process, "epochs_done": epochs, "weights_fingerprint": fingerprint}
+
+
+def gpus_for(processes: int) -> bool:
+    """Whether this machine has a GPU for each of `processes` processes (NCCL cannot put two on one GPU)."""
+    import torch
+    return torch.cuda.device_count() >= processes
+
+
+def launch(processes: int = 1, seeds=(0,), cpu: bool | None = None, timeout: float = 300,
+           **options) -> list[DistributedRun]:
+    """Run `train(seed=..., **options)` for each seed on `processes` processes of this machine, as one separate
+    program (`torchrun` when more than one process), and return the results; a run stopped by `stop_after` comes
+    back with stopped=True. `cpu` (default: unless there is a GPU per process) hides the GPUs from the runs."""
+    if processes < 1 or GLOBAL_BATCH % processes:
+        raise ValueError(f"{processes} processes cannot share a batch of {GLOBAL_BATCH} images evenly: use 1, 2, 4 or 8.")
+    checkpoints = options.get("checkpoints")
+    if checkpoints and len(seeds) != 1:
+        raise ValueError("Checkpoints are kept for one run at a time: give one seed.")
+    with tempfile.TemporaryDirectory(prefix="tlcourse-run-") as scratch:
+        result = Path(scratch) / "result.json"
+        arguments = ["-m", "tlcourse.distributed", "--result", str(result), "--seeds", *map(str, seeds)]
+        if "images_per_class" in options and options["images_per_class"] is None:
+            options["images_per_class"] = 0  # all of them
+        for name, value in options.items():
+            if value is True:
+                arguments.append(f"--{name.replace('_', '-')}")
+            elif value is not None and value is not False:
+                arguments += [f"--{name.replace('_', '-')}", str(value)]
+        runner = [sys.executable] if processes == 1 else \
+            [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+        environment = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+        if cpu if cpu is not None else not gpus_for(processes):
+            environment["CUDA_VISIBLE_DEVICES"] = ""
+        start = time.perf_counter()
+        finished = subprocess.run(runner + arguments, capture_output=True, text=True, timeout=timeout, env=environment)
+        seconds = time.perf_counter() - start
+        if finished.returncode == 0 and result.exists():
+            return [DistributedRun(**run, seconds=seconds / len(seeds)) for run in json.loads(result.read_text())]
+        if options.get("stop_after") and checkpoints and epochs_done(checkpoints) >= options["stop_after"]:
+            return [DistributedRun(processes, seeds[0], None, seconds, GLOBAL_BATCH // processes, epochs_done(checkpoints),
+                                   stopped=True)]
+        lines = [line for line in finished.stderr.splitlines() if line.strip()]
+        error = next((line for line in reversed(lines) if "Error" in line), lines[-1] if lines else "no output")
+        raise RuntimeError(f"The {processes}-process run failed (exit status {finished.returncode}): {error.strip()}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Fine-tune a registry model on a registry data set in this process "
+                                     "(start it with torchrun or `accelerate launch` to use several).")
+    parser.add_argument("--dataset", default="digits")
+    parser.add_argument("--domain", default="mnist", help="the data set's domain, if it has several")
+    parser.add_argument("--model", default="efficientnet_lite0")
+    parser.add_argument("--image-size", type=int, default=48)
+    parser.add_argument("--images-per-class", type=int, default=10, help="0 for all")
+    parser.add_argument("--valid-per-class", type=int, default=50, help="0 for the whole validation split")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run after the other per seed")
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--checkpoints", type=Path, help="folder for a checkpoint after every epoch")
+    parser.add_argument("--stop-after", type=int, help="stop the run after this many epochs (a simulated crash)")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoints' last epoch")
+    parser.add_argument("--result", type=Path, help="write rank 0's result here as JSON")
+    args = parser.parse_args(argv)
+    if args.checkpoints:
+        args.checkpoints.mkdir(parents=True, exist_ok=True)
+    results = [train(args.dataset, args.model, args.image_size, args.images_per_class or None, args.epochs, seed, args.lr,
+                     args.checkpoints, args.stop_after, args.resume, args.domain, args.valid_per_class or None)
+               for seed in args.seeds]
+    from fastai.torch_core import rank_distrib
+    if rank_distrib() == 0:
+        print(json.dumps(results))
+        if args.result:
+            args.result.write_text(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
