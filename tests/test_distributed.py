@@ -8,6 +8,7 @@ TINY = dict(images_per_class=3, image_size=64, epochs=3)
 def test_two_processes_share_each_batch_and_agree_on_the_accuracy():
     run, = launch(2, **TINY)
     assert run.processes == 2 and run.per_process_batch == GLOBAL_BATCH // 2
+    assert run.copies_agree  # gradients averaged every step: both copies end with the same weights
     assert 0 <= run.accuracy <= 1 and run.epochs_done == 3
 
 
@@ -23,7 +24,17 @@ def test_a_stopped_run_resumes_exactly_where_an_uninterrupted_one_ends(tmp_path)
 def test_bad_settings_fail_fast_with_the_reason():
     with pytest.raises(ValueError, match="cannot share a batch of 8 images evenly"):
         launch(3, **TINY)
-    with pytest.raises(RuntimeError, match="1-process run failed.*no_such_data"):
-        launch(1, dataset="no_such_data", **TINY)
+    for processes in (1, 2):
+        with pytest.raises(RuntimeError, match=f"{processes}-process run failed.*no_such_data"):
+            launch(processes, dataset="no_such_data", **TINY)
+    with pytest.raises(ValueError, match="need a `checkpoints` folder"):
+        launch(1, stop_after=2, **TINY)
+    with pytest.raises(ValueError, match="does not know epoch"):
+        launch(1, epoch=2)
     with pytest.raises(ValueError, match="one seed"):
         launch(1, seeds=(0, 1), checkpoints="anywhere", **TINY)
+
+
+def test_a_run_past_its_time_limit_is_stopped_with_the_reason():
+    with pytest.raises(RuntimeError, match="did not finish within 1 s"):
+        launch(2, timeout=1, **TINY)

@@ -85,8 +85,10 @@ def test_gradual_unfreezing_scores_each_stage_and_leaves_the_frozen_bottom_alone
     bottom = {k: v.clone() for k, v in learn.model.transformer.encoder.layer[3].state_dict().items()}
     top = learn.model.transformer.encoder.layer[5].attention.self.query.weight.clone()
     with learn.no_bar(), learn.no_logging():
-        scores = sentiment.gradual_unfreezing(learn, depth=2, epochs=1, score=lambda l: len(l.opt.param_groups))
-    assert len(scores) == 3
+        scores = sentiment.gradual_unfreezing(learn, depth=2, epochs=1,
+                                              score=lambda l: sentiment.trainable_parameters(l.model))
+    assert len(scores) == 3 and scores[0] < scores[1] < scores[2]  # one more layer per stage
+    assert scores[2] - scores[1] == sum(p.numel() for p in learn.model.transformer.encoder.layer[4].parameters())
     after = learn.model.transformer.encoder.layer[3].state_dict()
     assert all(torch.equal(bottom[k], after[k]) for k in bottom)
     assert not torch.equal(top, learn.model.transformer.encoder.layer[5].attention.self.query.weight)
@@ -95,7 +97,7 @@ def test_gradual_unfreezing_scores_each_stage_and_leaves_the_frozen_bottom_alone
 def test_step_costs_grow_with_depth_and_restore_the_weights(dls, encoder):
     learn = sentiment.sentiment_learner(dls, encoder, seed=0)
     before = {k: v.clone() for k, v in learn.model.state_dict().items()}
-    table = sentiment.step_costs(learn, depths=(0, 6), rounds=1)
+    table = sentiment.step_costs(learn, depths=(0, 6), rounds=2)
     assert list(table.index) == [0, 6]
     assert table.loc[6, "cost vs head only"] > 1.2  # backward through all six layers costs more than none
     assert all(torch.equal(before[k], v) for k, v in learn.model.state_dict().items())
@@ -123,3 +125,31 @@ def test_ulmfit_on_imdb_skips_in_one_line_when_offline(monkeypatch, capsys):
     assert sentiment.ulmfit_imdb() is None
     out = capsys.readouterr().out.strip()
     assert out.startswith("Skipped: imdb is downloaded") and "\n" not in out
+
+
+def test_validate_still_works_on_a_learner_that_skips_validation_while_fitting(dls, encoder):
+    learn = sentiment.sentiment_learner(dls, encoder, seed=0)
+    with learn.no_bar(), learn.no_logging():
+        learn.fit(1, 1e-4)
+    with learn.no_bar():
+        assert 0 <= learn.validate()[1] <= 1
+
+
+def test_depth_beyond_the_layers_is_refused(dls, encoder):
+    learn = sentiment.sentiment_learner(dls, encoder, seed=0)
+    with pytest.raises(ValueError, match="between 0 .* and 6"):
+        sentiment.gradual_unfreezing(learn, depth=7, epochs=1)
+
+
+def test_study_tables_and_margins_average_over_seeds():
+    runs = [sentiment.SentimentRun(method, n, seed, accuracy, accuracy - 0.1, 1.0, [accuracy] * 3)
+            for seed, shift in ((0, 0.0), (1, 0.02))
+            for method, n, accuracy in ((sentiment.FROZEN, 50, 0.70 + shift), (sentiment.FINE_TUNED, 50, 0.72 + shift),
+                                        (sentiment.FROZEN, 200, 0.80 + shift), (sentiment.FINE_TUNED, 200, 0.84 + shift),
+                                        (sentiment.SCRATCH, 200, 0.50 + shift))]
+    study = sentiment.SentimentStudy("amazon", "tweets", 2, runs)
+    assert study.sizes == [50, 200]
+    assert study.margins(sentiment.SCRATCH) == pytest.approx({200: 0.34})  # scratch only where it ran
+    assert study.margins(sentiment.FROZEN) == pytest.approx({50: 0.02, 200: 0.04})
+    assert study.table().loc[50, sentiment.FINE_TUNED] == pytest.approx(0.73)
+    assert list(study.stage_table().columns) == ["head only", "+ top 1 layer", "+ top 2 layers"]

@@ -13,6 +13,8 @@ import argparse
 import json
 import os
 import random
+import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -35,6 +37,7 @@ class DistributedRun:
     per_process_batch: int
     epochs_done: int
     train_seconds: float | None = None  # training and validation only
+    copies_agree: bool | None = None  # every process ended with the same weights (data parallelism's promise)
     weights_fingerprint: float | None = None  # sum of |w| over every weight: equal runs give equal sums
     stopped: bool = False
 
@@ -70,6 +73,7 @@ def _random_states(learn) -> dict:
     import numpy as np
     import torch
     return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "loaders": [dl.rng.getstate() for dl in _loaders(learn)]}
 
 
@@ -79,6 +83,8 @@ def _restore_random_states(learn, states: dict) -> None:
     random.setstate(states["python"])
     np.random.set_state(states["numpy"])
     torch.set_rng_state(states["torch"])
+    if states["cuda"]:
+        torch.cuda.set_rng_state_all(states["cuda"])
     for dl, state in zip(_loaders(learn), states["loaders"]):
         dl.rng.setstate(state)
 
@@ -173,7 +179,8 @@ def train(dataset: str = "digits", model: str = "efficientnet_lite0", image_size
         learn.remove_cbs(learn.cbs.filter(lambda cb: isinstance(cb, SkipValidation)))
         accuracy = float(learn.validate()[1])  # gathered from every process
     fingerprint = float(sum(p.detach().double().abs().sum() for p in learn.model.parameters()))
-    return {"processes": processes, "seed": seed, "accuracy": accuracy, "train_seconds": time.perf_counter() - start,
+    everyone = accelerator.gather(torch.tensor([fingerprint], dtype=torch.float64, device=accelerator.device))
+    return {"copies_agree": bool((everyone == everyone[0]).all()),"processes": processes, "seed": seed, "accuracy": accuracy, "train_seconds": time.perf_counter() - start,
             "per_process_batch": per_process, "epochs_done": epochs, "weights_fingerprint": fingerprint}
 
 
@@ -183,6 +190,30 @@ def gpus_for(processes: int) -> bool:
     return torch.cuda.device_count() >= processes
 
 
+def _run(command: list[str], environment: dict, timeout: float, processes: int) -> subprocess.CompletedProcess:
+    """Run `command` in its own process group; past `timeout` seconds, or when interrupted, stop the whole group
+    (torchrun's workers too)."""
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment,
+                          start_new_session=True) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except BaseException as error:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.communicate()
+            if isinstance(error, subprocess.TimeoutExpired):
+                raise RuntimeError(f"The {processes}-process run did not finish within {timeout:.0f} s and was "
+                                   f"stopped: give `launch` a larger `timeout`, or fewer seeds or epochs.") from None
+            raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+TRAIN_OPTIONS = {"dataset", "model", "image_size", "images_per_class", "epochs", "lr", "checkpoints", "stop_after",
+                 "resume", "domain", "valid_per_class"}  # what `launch` passes on to `train`
+
+
 def launch(processes: int = 1, seeds=(0,), cpu: bool | None = None, timeout: float = 300,
            **options) -> list[DistributedRun]:
     """Run `train(seed=..., **options)` for each seed on `processes` processes of this machine, as one separate
@@ -190,14 +221,23 @@ def launch(processes: int = 1, seeds=(0,), cpu: bool | None = None, timeout: flo
     back with stopped=True. `cpu` (default: unless there is a GPU per process) hides the GPUs from the runs."""
     if processes < 1 or GLOBAL_BATCH % processes:
         raise ValueError(f"{processes} processes cannot share a batch of {GLOBAL_BATCH} images evenly: use 1, 2, 4 or 8.")
+    unknown = set(options) - TRAIN_OPTIONS
+    if unknown:
+        raise ValueError(f"`launch` does not know {', '.join(sorted(unknown))}: its options are "
+                         f"{', '.join(sorted(TRAIN_OPTIONS))}.")
     checkpoints = options.get("checkpoints")
     if checkpoints and len(seeds) != 1:
         raise ValueError("Checkpoints are kept for one run at a time: give one seed.")
+    if (options.get("stop_after") is not None or options.get("resume")) and not checkpoints:
+        raise ValueError("`stop_after` and `resume` need a `checkpoints` folder to write to and read from.")
+    if options.get("stop_after") is not None and options["stop_after"] < 1:
+        raise ValueError(f"stop_after must be at least 1 (epochs done before stopping), not {options['stop_after']}.")
     with tempfile.TemporaryDirectory(prefix="tlcourse-run-") as scratch:
         result = Path(scratch) / "result.json"
         arguments = ["-m", "tlcourse.distributed", "--result", str(result), "--seeds", *map(str, seeds)]
-        if "images_per_class" in options and options["images_per_class"] is None:
-            options["images_per_class"] = 0  # all of them
+        for name in ("images_per_class", "valid_per_class", "domain"):
+            if name in options and options[name] is None:
+                options[name] = 0 if name != "domain" else ""  # the script's words for "all" and "none"
         for name, value in options.items():
             if value is True:
                 arguments.append(f"--{name.replace('_', '-')}")
@@ -209,23 +249,26 @@ def launch(processes: int = 1, seeds=(0,), cpu: bool | None = None, timeout: flo
         if cpu if cpu is not None else not gpus_for(processes):
             environment["CUDA_VISIBLE_DEVICES"] = ""
         start = time.perf_counter()
-        finished = subprocess.run(runner + arguments, capture_output=True, text=True, timeout=timeout, env=environment)
+        finished = _run(runner + arguments, environment, timeout, processes)
         seconds = time.perf_counter() - start
         if finished.returncode == 0 and result.exists():
             return [DistributedRun(**run, seconds=seconds / len(seeds)) for run in json.loads(result.read_text())]
-        if options.get("stop_after") and checkpoints and epochs_done(checkpoints) >= options["stop_after"]:
+        if options.get("stop_after") and finished.returncode and epochs_done(checkpoints) == options["stop_after"]:
             return [DistributedRun(processes, seeds[0], None, seconds, GLOBAL_BATCH // processes, epochs_done(checkpoints),
                                    stopped=True)]
         lines = [line for line in finished.stderr.splitlines() if line.strip()]
-        error = next((line for line in reversed(lines) if "Error" in line), lines[-1] if lines else "no output")
+        causes = [line for line in lines if re.search(r"\w(Error|Exception): |terminate called|Signal \d+", line)
+                  and "ChildFailedError" not in line]
+        error = causes[-1] if causes else (lines[-1] if lines else "no output")
         raise RuntimeError(f"The {processes}-process run failed (exit status {finished.returncode}): {error.strip()}")
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The command line: `python -m tlcourse.distributed --help`."""
     parser = argparse.ArgumentParser(description="Fine-tune a registry model on a registry data set in this process "
                                      "(start it with torchrun or `accelerate launch` to use several).")
     parser.add_argument("--dataset", default="digits")
-    parser.add_argument("--domain", default="mnist", help="the data set's domain, if it has several")
+    parser.add_argument("--domain", default="mnist", help="the data set's domain, if it has several ('' for all)")
     parser.add_argument("--model", default="efficientnet_lite0")
     parser.add_argument("--image-size", type=int, default=48)
     parser.add_argument("--images-per-class", type=int, default=10, help="0 for all")
@@ -241,13 +284,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.checkpoints:
         args.checkpoints.mkdir(parents=True, exist_ok=True)
     results = [train(args.dataset, args.model, args.image_size, args.images_per_class or None, args.epochs, seed, args.lr,
-                     args.checkpoints, args.stop_after, args.resume, args.domain, args.valid_per_class or None)
+                     args.checkpoints, args.stop_after, args.resume, args.domain or None, args.valid_per_class or None)
                for seed in args.seeds]
+    import torch.distributed
     from fastai.torch_core import rank_distrib
     if rank_distrib() == 0:
         print(json.dumps(results))
         if args.result:
             args.result.write_text(json.dumps(results))
+    if torch.distributed.is_initialized():  # leave the process group before exiting: gloo's threads abort otherwise
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -98,6 +98,9 @@ def gradual_unfreezing(learn: Learner, depth: int, epochs: int, head_lr: float =
                        score=None) -> list[float]:
     """ULMFiT's schedule: the head alone, then one more transformer layer from the top per stage, until `depth`
     layers train; each stage is one one-cycle fit of `epochs`. Returns `score(learn)` after each stage."""
+    layers = len(learn.model.transformer.encoder.layer)
+    if not 0 <= depth <= layers:
+        raise ValueError(f"depth must be between 0 (head only) and {layers} (every layer), not {depth}.")
     groups = len(layer_groups(learn.model))
     scores = []
     for unfrozen in range(depth + 1):
@@ -109,13 +112,14 @@ def gradual_unfreezing(learn: Learner, depth: int, epochs: int, head_lr: float =
 
 
 def trainable_parameters(model: nn.Module) -> int:
+    """How many of the model's weights would change in training (requires_grad)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def test_accuracy(learn: Learner, sentences: Sentences) -> float:
     """Accuracy on labelled sentences that training never saw."""
     dl = learn.dls.test_dl(list(zip(sentences.texts, sentences.labels)), with_labels=True)
-    with learn.no_bar(), learn.removed_cbs(learn.cbs.filter(lambda cb: isinstance(cb, SkipValidation))):
+    with learn.no_bar():
         return float(learn.validate(dl=dl)[1])
 
 
@@ -149,10 +153,10 @@ class SentimentStudy:
     other_domain: str
     depth: int
     runs: list[SentimentRun]
-    step_costs: pd.DataFrame | None = None
 
     @property
     def sizes(self) -> list[int]:
+        """The numbers of labelled sentences studied, smallest first."""
         return sorted({r.labels for r in self.runs})
 
     def accuracy(self, method: str, labels: int, other_domain: bool = False) -> float:
@@ -190,9 +194,12 @@ class SentimentStudy:
 
 
 def step_costs(learn: Learner, depths, rounds: int = 2) -> pd.DataFrame:
-    """Process-CPU seconds of one training step (forward, backward, optimiser) with the top `k` layers unfrozen,
-    for each k in `depths`: the median of `rounds`, interleaved so that load on the machine hits every k alike.
-    The weights are restored afterwards."""
+    """Seconds of one training step (forward, backward, optimiser) with the top `k` layers unfrozen, for each k in
+    `depths`: the median of `rounds`, interleaved so that load on the machine hits every k alike. On the CPU they are
+    process-CPU seconds (robust to other programs); on a GPU, wall seconds after the GPU finished. The weights are
+    restored afterwards."""
+    on_gpu = next(learn.model.parameters()).is_cuda
+    clock = time.perf_counter if on_gpu else time.process_time
     state = copy.deepcopy(learn.model.state_dict())
     ids, labels = learn.dls.one_batch()
     learn.model.train()
@@ -200,11 +207,13 @@ def step_costs(learn: Learner, depths, rounds: int = 2) -> pd.DataFrame:
     for _ in range(rounds + 1):  # the first round warms up
         for k in depths:
             learn.freeze_to(-(k + 1))
-            start = time.process_time()
+            start = clock()
             learn.loss_func(learn.model(ids), labels).backward()
             learn.opt.step()
             learn.opt.zero_grad()
-            seconds[k].append(time.process_time() - start)
+            if on_gpu:
+                torch.cuda.synchronize()
+            seconds[k].append(clock() - start)
     learn.model.load_state_dict(state)
     rows = []
     for k in depths:
@@ -228,12 +237,12 @@ def compare_sentiment(domain: str = "amazon", other_domain: str = "tweets", plan
     base = profile.seeds[0] if seed is None else seed
     test = load_sentences(domain, "valid", limit=plan.test_size, seed=base)
     other = load_sentences(other_domain, "valid", limit=plan.test_size, seed=base)
-    runs, costs = [], None
-    for seed in range(base, base + plan.seeds):
+    runs = []
+    for run_seed in range(base, base + plan.seeds):
         for size in plan.sizes:
-            train = load_sentences(domain, "train", limit=size, seed=seed)
-            runs += _runs_at_size(encoder, train, size, test, other, plan, batch_size, seed)
-    return SentimentStudy(domain, other_domain, plan.depth, runs, costs)
+            train = load_sentences(domain, "train", limit=size, seed=run_seed)
+            runs += _runs_at_size(encoder, train, size, test, other, plan, batch_size, run_seed)
+    return SentimentStudy(domain, other_domain, plan.depth, runs)
 
 
 def _runs_at_size(encoder, train: Sentences, size: int | None, test: Sentences, other: Sentences, plan: SentimentPlan,
@@ -260,14 +269,15 @@ def _runs_at_size(encoder, train: Sentences, size: int | None, test: Sentences, 
 
 
 def ulmfit_imdb(epochs: int = 4) -> float | None:
-    """The classic recipe, online and in the `full` profile only: fastai's AWD-LSTM, pretrained on WikiText-103,
-    fine-tuned on IMDb's 25,000 training reviews (`fine_tune`: head, then all); test accuracy. Elsewhere it
-    prints one line saying why it skipped, and returns None."""
+    """ULMFiT's model, online and in the `full` profile only: fastai's AWD-LSTM, pretrained on WikiText-103, as a
+    classifier fine-tuned on IMDb's 25,000 training reviews (`fine_tune`: head, then all; ULMFiT's last stage only,
+    without first fine-tuning the language model on IMDb); test accuracy. Elsewhere it prints one line saying why it
+    skipped, and returns None."""
     from tlcourse.assets.text_models import load_awd_lstm_weights
     from tlcourse.data import dataset_path
     from tlcourse.errors import DownloadError
     if active_profile().name != "full":
-        print(f"Skipped: ULMFiT on IMDb runs in the `full` profile only (a GPU and about half an hour); this is "
+        print(f"Skipped: ULMFiT on IMDb runs in the `full` profile only (it wants a GPU); this is "
               f"`{active_profile().name}`.")
         return None
     try:

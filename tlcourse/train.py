@@ -88,11 +88,16 @@ class EpochLog(Callback):
 
 
 class SkipValidation(Callback):
-    """Skip fastai's validation after every epoch, for runs that score the model once, at the end (validating every
-    epoch can cost as much as the training on small sets)."""
+    """Skip fastai's validation after every epoch of a fit, for runs that score the model once, at the end
+    (validating every epoch can cost as much as the training on small sets); `learn.validate()` still works."""
 
-    def before_validate(self):
-        raise CancelValidException()
+    def before_train(self):
+        self.trained = True
+
+    def before_validate(self):  # fastai validates after training each epoch; `learn.validate()` trains nothing
+        if getattr(self, "trained", False):
+            self.trained = False
+            raise CancelValidException()
 
 
 class BodyBatchNormInEvalMode(Callback):
