@@ -325,6 +325,8 @@ def plot_deployment(deployment, batch: int = 32):
 def plot_sentiment(study):
     """Left: accuracy against the number of labels, per method (a dot per seed, the line their mean).
     Right: the same models on the domain they never trained on."""
+    from matplotlib.ticker import NullFormatter
+
     from tlcourse.sentiment import FINE_TUNED, FROZEN, METHODS
     colours = dict(zip(METHODS, ("tab:blue", "tab:green", "tab:orange")))
     fig, (own, other) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
@@ -338,9 +340,10 @@ def plot_sentiment(study):
                     color=colours[method], label=method)
         ax.axhline(0.5, color="grey", linestyle=":", label="chance")
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set(xticks=study.sizes, xticklabels=[str(n) for n in study.sizes], ylim=(0.4, 1),
                xlabel=f"labelled {study.domain} sentences", title=f"tested on {domain}")
     own.set(ylabel="accuracy (balanced test set)")
-    own.legend(loc="lower right", fontsize=8)
+    own.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     return fig
