@@ -38,3 +38,9 @@ def test_bad_settings_fail_fast_with_the_reason():
 def test_a_run_past_its_time_limit_is_stopped_with_the_reason():
     with pytest.raises(RuntimeError, match="did not finish within 1 s"):
         launch(2, timeout=1, **TINY)
+
+
+def test_a_resume_with_other_settings_is_refused(tmp_path):
+    launch(1, checkpoints=tmp_path, stop_after=1, **TINY)
+    with pytest.raises(RuntimeError, match="belong to another run.*epochs 3 -> 4"):
+        launch(1, checkpoints=tmp_path, resume=True, **{**TINY, "epochs": 4})

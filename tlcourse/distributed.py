@@ -89,10 +89,11 @@ def _restore_random_states(learn, states: dict) -> None:
         dl.rng.setstate(state)
 
 
-def checkpoints_callback(folder: Path, first_epoch: int, stop_after: int | None = None):
+def checkpoints_callback(folder: Path, first_epoch: int, stop_after: int | None = None, run: dict | None = None):
     """A fastai callback that saves, after every epoch, the weights and optimiser state (rank 0) and each process's
     random-number states, so a run can resume exactly where it stopped. `stop_after` ends the process after that
-    epoch's checkpoint, as a crash or a preempted cloud machine would."""
+    epoch's checkpoint, as a crash or a preempted cloud machine would. `run` (the run's settings) is saved with the
+    progress, so that a resume with other settings can be refused."""
     import torch
     from fastai.callback.core import Callback
     from fastai.torch_core import distrib_barrier, rank_distrib
@@ -112,7 +113,7 @@ def checkpoints_callback(folder: Path, first_epoch: int, stop_after: int | None 
                 return
             if rank_distrib() == 0:
                 self.learn.save(folder / "model", with_opt=True)
-                (folder / "progress.json").write_text(json.dumps({"epochs_done": epoch + 1}))
+                (folder / "progress.json").write_text(json.dumps({"epochs_done": epoch + 1, "run": run or {}}))
             torch.save(_random_states(self.learn), folder / f"random_states_{rank_distrib()}.pt")
             distrib_barrier()
             if stop_after is not None and epoch + 1 >= stop_after:
@@ -160,12 +161,22 @@ def train(dataset: str = "digits", model: str = "efficientnet_lite0", image_size
     # with one seed for all, both halves of every batch got the same random changes, and 2 processes averaged
     # 2-3 points lower (seeds 0 and 1).
     set_seed(seed, device_specific=True)
-    start = time.perf_counter()
+    run = {"dataset": dataset, "model": model, "image_size": image_size, "images_per_class": images_per_class,
+           "epochs": epochs, "seed": seed, "lr": lr, "domain": domain, "valid_per_class": valid_per_class,
+           "processes": processes}
     done = epochs_done(checkpoints) if resume and checkpoints else 0
+    if done:
+        saved = json.loads((Path(checkpoints) / "progress.json").read_text()).get("run", {})
+        changed = {name: (saved.get(name), value) for name, value in run.items() if saved.get(name) != value}
+        if changed:
+            raise ValueError("The checkpoints in " + str(checkpoints) + " belong to another run; resume with its "
+                             "settings, or start afresh in a new folder. Differs (saved, now): " +
+                             ", ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in changed.items()))
+    start = time.perf_counter()
     with learn.no_bar(), learn.no_logging():
         if done == 0:
             learn.freeze()
-            cbs = [checkpoints_callback(checkpoints, 0, stop_after)] if checkpoints else []
+            cbs = [checkpoints_callback(checkpoints, 0, stop_after, run)] if checkpoints else []
             learn.fit_one_cycle(1, slice(lr), pct_start=0.99, cbs=cbs)
         learn.unfreeze()
         if done:
@@ -173,7 +184,7 @@ def train(dataset: str = "digits", model: str = "efficientnet_lite0", image_size
             _restore_random_states(learn, torch.load(Path(checkpoints) / f"random_states_{rank_distrib()}.pt",
                                                      weights_only=False))
         learn.resume_epoch = max(0, done - 1)
-        cbs = [checkpoints_callback(checkpoints, 1, stop_after)] if checkpoints else []
+        cbs = [checkpoints_callback(checkpoints, 1, stop_after, run)] if checkpoints else []
         learn.fit_one_cycle(epochs - 1, slice(lr / 2 / 100, lr / 2), pct_start=0.3, div=5.0, cbs=cbs,
                             start_epoch=learn.resume_epoch)
         learn.remove_cbs(learn.cbs.filter(lambda cb: isinstance(cb, SkipValidation)))
@@ -257,9 +268,9 @@ def launch(processes: int = 1, seeds=(0,), cpu: bool | None = None, timeout: flo
             return [DistributedRun(processes, seeds[0], None, seconds, GLOBAL_BATCH // processes, epochs_done(checkpoints),
                                    stopped=True)]
         lines = [line for line in finished.stderr.splitlines() if line.strip()]
-        causes = [line for line in lines if re.search(r"\w(Error|Exception): |terminate called|Signal \d+", line)
-                  and "ChildFailedError" not in line]
-        error = causes[-1] if causes else (lines[-1] if lines else "no output")
+        errors = [line for line in lines if re.search(r"\w(Error|Exception): ", line) and "ChildFailedError" not in line]
+        crashes = [line for line in lines if re.search(r"terminate called|Signal \d+", line)]
+        error = (errors or crashes or lines or ["no output"])[-1]  # a worker's own error before torchrun's signals
         raise RuntimeError(f"The {processes}-process run failed (exit status {finished.returncode}): {error.strip()}")
 
 
