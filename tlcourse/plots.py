@@ -347,3 +347,30 @@ def plot_sentiment(study):
     own.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_translation(study):
+    """A panel per child language: held-out chrF for each child training size, as bars (the mean over seeds, a
+    dot per seed): the parent alone, the child from scratch, the child from the parent."""
+    import numpy as np
+
+    from tlcourse.translation import CHILDREN, FROM_PARENT, FROM_SCRATCH, PARENT_ALONE
+    languages = list(dict.fromkeys(r.language for r in study.runs))
+    starts = ((PARENT_ALONE, "tab:grey"), (FROM_SCRATCH, "tab:orange"), (FROM_PARENT, "tab:blue"))
+    fig, axes = plt.subplots(1, len(languages), figsize=(5.5 * len(languages), 4), sharey=True, squeeze=False)
+    for ax, language in zip(axes[0], languages):
+        runs = [r for r in study.runs if r.language == language]
+        sizes = sorted({r.size for r in runs if r.start != PARENT_ALONE})
+        for offset, (start, colour) in zip((-0.27, 0, 0.27), starts):
+            for x, size in enumerate(sizes):
+                scores = [r.chrf for r in runs if r.start == start and (r.size == size or start == PARENT_ALONE)]
+                ax.bar(x + offset, np.mean(scores), width=0.25, color=colour, alpha=0.8,
+                       label=start if x == 0 else None)
+                ax.scatter([x + offset] * len(scores), scores, color="black", s=8, zorder=3)
+        ax.set(xticks=range(len(sizes)), xticklabels=[f"{n} pairs" for n in sizes],
+               xlabel=f"{language} -> en training pairs of the child", title=CHILDREN.get(language, language))
+    axes[0][0].set(ylabel="chrF on held-out messages")
+    axes[0][0].legend(loc="upper left", fontsize=8)
+    axes[0][0].set_ylim(0, 1.3 * max(r.chrf for r in study.runs))
+    fig.tight_layout()
+    return fig

