@@ -78,7 +78,7 @@ def test_sentences_load_by_domain_and_split_with_both_classes():
 def test_bad_text_data_requests_name_the_fix(monkeypatch):
     with pytest.raises(DataError, match="choose one of amazon"):
         text_data.load_sentences("reddit")
-    with pytest.raises(DataError, match="image data set"):
+    with pytest.raises(DataError, match="photos5 holds image, not text"):
         text_data.load_sentences("mnist", dataset="photos5")
     monkeypatch.setattr(text_data, "_read", lambda *a: [("good", "positive"), ("", "negative"), ("fine", "positive")])
     with pytest.raises(DataError, match="1 class"):

@@ -1,5 +1,6 @@
 import collections
 import csv
+import re
 
 import pytest
 import torch
@@ -19,15 +20,20 @@ def tokenizer():
     return translation.shared_tokenizer(PLAN)
 
 
-def test_no_english_message_is_in_both_train_and_valid_in_any_language():
+def test_no_message_is_in_both_train_and_valid_in_any_language():
+    """Held out by the English message with case and punctuation removed, across every language at once: no
+    child's test message is in any parent language's training set, not even as a near-copy."""
     splits = collections.defaultdict(set)
     for language in ("es", "ca", "it", "fr", "pt", "gl", "eu"):
         with open(dataset_path("translation") / f"{language}.csv", encoding="utf-8", newline="") as handle:
             for row in csv.DictReader(handle):
-                splits[row["english"]].add(row["split"])
-    assert not [english for english, seen in splits.items() if len(seen) > 1]
+                key = " ".join(re.sub(r"[^\w]+", " ", row["english"].lower()).split())
+                splits[key].add(row["split"])
+    assert not [key for key, seen in splits.items() if len(seen) > 1]
     held_out = sum(seen == {"valid"} for seen in splits.values()) / len(splits)
     assert 0.07 <= held_out <= 0.13
+    parent_training = {e for lang in translation.PARENT_LANGUAGES for e in load_message_pairs(lang, "train").english}
+    assert not parent_training & set(load_message_pairs("gl", "valid").english)
 
 
 def test_near_copies_of_a_message_share_a_split():
@@ -51,7 +57,7 @@ def test_unknown_language_and_split_name_the_choices():
         load_message_pairs("xx")
     with pytest.raises(DataError, match="'train' or 'valid'"):
         load_message_pairs("gl", "test")
-    with pytest.raises(DataError, match="raise `max_words`"):
+    with pytest.raises(DataError, match="at most 0 English words: raise `max_words`"):
         load_message_pairs("gl", max_words=0)
 
 
@@ -125,6 +131,8 @@ def test_translate_refuses_a_string_and_an_empty_message_and_says_what_it_cut(to
         translation.translate(model, tokenizer, "Gardar", max_tokens=8)
     with pytest.raises(DataError, match="empty message"):
         translation.translate(model, tokenizer, ["Gardar", ""], max_tokens=8)
+    with pytest.raises(DataError, match="empty message"):
+        translation.translate(model, tokenizer, ["  "], max_tokens=8)
     out = translation.translate(model, tokenizer, ["Gardar", "unha mensaxe moi longa " * 5], max_tokens=8)
     assert len(out) == 2 and all(isinstance(t, str) for t in out)
     assert "1 of 2 messages were longer than 8 subwords" in capsys.readouterr().out
@@ -156,6 +164,19 @@ def test_a_tiny_study_runs_and_reuses_its_cached_parent(capsys):
     assert [r.chrf for r in again.runs] == [r.chrf for r in study.runs]
 
 
-def test_a_language_cannot_be_parent_and_child():
+def test_a_language_cannot_be_parent_and_child_and_languages_are_tuples():
     with pytest.raises(DataError, match="both a parent language and a child"):
         translation.compare_translation(PLAN, device="cpu", languages=("es",))
+    for bad in ({"languages": "gl"}, {"parent_languages": ()}):
+        with pytest.raises(DataError, match="tuples of one or more language codes"):
+            translation.compare_translation(PLAN, device="cpu", **bad)
+
+
+def test_children_are_tested_on_the_same_english_messages():
+    gl, eu = load_message_pairs("gl", "valid"), load_message_pairs("eu", "valid")
+    test = translation.shared_test([gl, eu], size=50)
+    assert test["gl"].english == test["eu"].english and len(test["gl"]) == 50
+    assert dict(zip(gl.english, gl.texts))[test["gl"].english[0]] == test["gl"].texts[0]
+    assert dict(zip(eu.english, eu.texts))[test["eu"].english[0]] == test["eu"].texts[0]
+    with pytest.raises(DataError, match="No held-out message"):
+        translation.shared_test([MessagePairs("gl", ["a"], ["x"]), MessagePairs("eu", ["b"], ["y"])], size=5)

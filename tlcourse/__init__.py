@@ -19,6 +19,7 @@ Which module each lesson uses (lesson NN's notebook imports `tlcourse.<module>`;
     13  detection  -- scenes from `assets.scenes` (the workbench data set)
     14  sentiment  -- MiniLM from `assets.text_models`, batches of token ids from `text_data`
     15  translation  -- message pairs from `text_data`
+    16  speech  -- clips from `audio_data`, Whisper from `assets.speech_models`
     17  compression  -- the student from `distillation`; ONNX export and int8 quantisation with ONNX Runtime
     18  distributed  -- also the training script that `torchrun` starts on several processes
 

@@ -374,3 +374,48 @@ def plot_translation(study):
     axes[0][0].set_ylim(0, 1.3 * max(r.chrf for r in study.runs))
     fig.tight_layout()
     return fig
+
+
+def plot_spectrograms(examples: dict, model):
+    """One panel per domain: the log-mel spectrogram the speech model hears (80 mel bands, 10 ms steps) of
+    `examples[domain]`, a 16 kHz clip."""
+    fig, axes = plt.subplots(1, len(examples), figsize=(2.6 * len(examples), 2.8), sharey=True, squeeze=False)
+    for ax, (domain, audio) in zip(axes[0], examples.items()):
+        ax.imshow(model.feature_extractor(audio)[:, :-1], origin="lower", aspect="auto", cmap="magma")
+        ax.set(title=domain, xlabel="time (10 ms steps)")
+    axes[0][0].set(ylabel="mel band")
+    fig.tight_layout()
+    return fig
+
+
+def plot_speech(words, strings, study):
+    """Left: the share of single digits transcribed right and of digit strings' words, per domain. Right: the
+    frozen-encoder classifier's accuracy on each new domain against the labelled clips per digit added to the
+    US ones (a dot per seed, the line their mean), with the US-trained accuracy on the other domains."""
+    import numpy as np
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+    domains = list(words.table().index)
+    x = np.arange(len(domains))
+    left.bar(x - 0.2, [words.accuracy(d) for d in domains], width=0.4, label="single digits: right")
+    left.bar(x + 0.2, [max(0.0, 1 - strings.error_rate(d)) for d in domains], width=0.4,
+             label="strings of ten digits: 1 - word error rate")
+    left.set(xticks=x, xticklabels=[d.replace("_", " ") for d in domains], ylim=(0, 1.25), yticks=np.linspace(0, 1, 6),
+             title="Whisper tiny.en transcribing, no training")
+    left.legend(loc="upper center", ncol=2, fontsize=8)
+    shots = sorted({r["shots"] for r in study.runs})
+    for domain in dict.fromkeys(r["domain"] for r in study.runs):
+        runs = [r for r in study.runs if r["domain"] == domain]
+        line, = right.plot([0] + shots, [study.accuracy(domain, n) for n in [0] + shots], marker="o",
+                           label=domain.replace("_", " "))
+        right.scatter([r["shots"] for r in runs], [r["accuracy"] for r in runs], color=line.get_color(), s=12,
+                      alpha=0.4)
+    english = [d for d in study.zero_shot if d not in {r["domain"] for r in study.runs} and d != "us"]
+    right.axhline(min(study.zero_shot[d] for d in english), color="tab:green", linestyle="--",
+                  label=f"worst of {', '.join(d.replace('_', ' ') for d in english)} (no added clips)")
+    right.axhline(0.1, color="grey", linestyle=":", label="chance")
+    right.set(xticks=[0] + shots, xlabel="labelled clips per digit of the new domain (plus the US ones)",
+              ylabel="digit accuracy, held-out voices", ylim=(0, 1.05),
+              title="a classifier on the frozen encoder, trained on US voices")
+    right.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig

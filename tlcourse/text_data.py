@@ -49,7 +49,7 @@ def load_sentences(domain: str, split: str = "train", dataset: str = "sentiment"
     """
     spec = get_dataset_spec(dataset)
     if spec.modality != "text":
-        raise DataError(f"{dataset} is an image data set; text data sets: sentiment, imdb, amazon_polarity, "
+        raise DataError(f"{dataset} holds {spec.modality}, not text; text data sets: sentiment, imdb, amazon_polarity, "
                         f"yelp_polarity.")
     if split not in ("train", "valid", "all"):
         raise DataError(f"split must be 'train', 'valid' or 'all', not {split!r}.")
@@ -141,12 +141,11 @@ class MessagePairs:
         return len(self.texts)
 
 
-def load_message_pairs(language: str, split: str = "train", max_words: int | None = None, limit: int | None = None,
-                       seed: int = 0) -> MessagePairs:
+def load_message_pairs(language: str, split: str = "train", max_words: int | None = None) -> MessagePairs:
     """(message, English original) pairs of one language ("es", "gl", ...) and split ("train" or "valid").
 
-    `max_words` keeps messages of at most that many English words; `limit` keeps a seeded sample of at most
-    that many pairs. Train and valid never share an English message (the data set is split by message).
+    `max_words` keeps messages of at most that many English words. Train and valid never share an English
+    message (the data set is split by message).
     """
     spec = get_dataset_spec("translation")
     if language not in spec.domains:
@@ -158,11 +157,11 @@ def load_message_pairs(language: str, split: str = "train", max_words: int | Non
         rows = [(r["text"].strip(), r["english"].strip()) for r in csv.DictReader(handle) if r["split"] == split]
     rows = [(text, english) for text, english in rows if text and english
             and (max_words is None or len(english.split()) <= max_words)]
-    if limit is not None:
-        rows = random.Random(seed).sample(rows, min(limit, len(rows)))
     if not rows:
-        raise DataError(f"No {language} pairs in the {split} split with at most {max_words} English words: "
-                        f"raise `max_words`, or run `make data` if the data set is empty.")
+        fix = "run `make data` if the data set is empty."
+        if max_words is not None:
+            fix = f"with at most {max_words} English words: raise `max_words`, or {fix}"
+        raise DataError(f"No {language} pairs in the {split} split {fix}")
     return MessagePairs(language, [t for t, _ in rows], [e for _, e in rows])
 
 

@@ -74,6 +74,7 @@ PLANS = {
 
 
 def plan_for(profile: str | None = None) -> TranslationPlan:
+    """The plan of `profile` (default: the active profile)."""
     return PLANS[profile or active_profile().name]
 
 
@@ -101,10 +102,10 @@ def shared_tokenizer(plan: TranslationPlan, languages: tuple = tuple(CHILDREN),
     return subword_tokenizer(texts, plan.vocab_size)
 
 
-def shared_words(language: str) -> float:
+def shared_words(language: str, parent_languages: tuple = PARENT_LANGUAGES) -> float:
     """The share of a language's words (in its training messages, counted with repeats, case ignored) that also
     occur in the parent languages' training messages: how much of its vocabulary the parent has already read."""
-    seen = {word.lower() for parent in PARENT_LANGUAGES for text in load_message_pairs(parent, "train").texts
+    seen = {word.lower() for parent in parent_languages for text in load_message_pairs(parent, "train").texts
             for word in text.split()}
     words = [word.lower() for text in load_message_pairs(language, "train").texts for word in text.split()]
     return sum(word in seen for word in words) / len(words)
@@ -201,7 +202,9 @@ def translation_dataloaders(train: list[MessagePairs], valid: list[MessagePairs]
     if not train_items or not valid_items:
         raise DataError("No pairs to train or validate on: load some message pairs first.")
     wanted = steps * batch_size
-    train_items = (train_items * math.ceil(wanted / len(train_items)))[:wanted]
+    repeated = train_items * math.ceil(wanted / len(train_items))
+    random.Random(0).shuffle(repeated)  # so a last, partial pass is not all of the first language's pairs
+    train_items = repeated[:wanted]
     before_batch = partial(_pad_pairs, pad=tokenizer.token_to_id(PAD), start=tokenizer.token_to_id(START))
     return DataLoaders(DataLoader(train_items, bs=batch_size, shuffle=True, drop_last=True, before_batch=before_batch),
                        DataLoader(valid_items, bs=2 * batch_size, before_batch=before_batch),
@@ -233,9 +236,9 @@ def translate(model: Seq2SeqGRU, tokenizer, texts: list[str], max_tokens: int, b
     model.eval()
     device = next(model.parameters()).device
     pad, start, end = (tokenizer.token_to_id(name) for name in (PAD, START, END))
-    encoded = [token_ids(tokenizer, text) for text in texts]
-    if any(len(ids) == 1 for ids in encoded):
+    if any(not text.strip() for text in texts):
         raise DataError("An empty message cannot be translated: leave empty strings out.")
+    encoded = [token_ids(tokenizer, text) for text in texts]
     cut = sum(len(ids) > max_tokens for ids in encoded)
     if cut:
         print(f"translate: {cut} of {len(texts)} messages were longer than {max_tokens} subwords and were cut.")
@@ -248,7 +251,7 @@ def translate(model: Seq2SeqGRU, tokenizer, texts: list[str], max_tokens: int, b
         memory, state = model.encode(source)
         word = torch.full((len(batch), 1), start, device=device)
         written = []
-        for _ in range(max_tokens + 2):
+        for _ in range(max_tokens):  # as long as the longest English message trained on (end included)
             scores, state = model.decode(word, memory, state, source.ne(pad))
             word = scores.argmax(-1)
             written.append(word)
@@ -277,7 +280,6 @@ class ChildRun:
     seed: int
     chrf: float
     bleu: float
-    seconds: float
     translations: list = field(default_factory=list)  # of every held-out message, in order
 
 
@@ -338,8 +340,11 @@ def _parent_weights(tokenizer, plan: TranslationPlan, seed: int, device: str, pa
     for pairs in train:
         for text, english in zip(pairs.texts, pairs.english):
             digest.update(f"{text}\t{english}\n".encode())
+    import fastai
+    used = {name: getattr(plan, name) for name in ("parent_steps", "embedding_size", "hidden_size", "max_tokens",
+                                                     "batch_size", "lr")}  # vocabulary and pairs: below
     key = {"kind": "translation parent", "code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
-           "plan": repr(plan), "seed": seed, "device": device,
+           "fastai": fastai.__version__, "plan": used, "seed": seed, "device": device,
            "vocabulary": hashlib.sha256(tokenizer.to_str().encode()).hexdigest(), "pairs": digest.hexdigest()}
 
     def train_parent() -> dict:
@@ -353,13 +358,18 @@ def _parent_weights(tokenizer, plan: TranslationPlan, seed: int, device: str, pa
     return cached(key, train_parent)
 
 
-def compare_translation(plan: TranslationPlan | None = None, seed: int = 0, device: str | None = None,
+def compare_translation(plan: TranslationPlan | None = None, seed: int | None = None, device: str | None = None,
                         languages: tuple = tuple(CHILDREN), parent_languages: tuple = PARENT_LANGUAGES
                         ) -> TranslationStudy:
-    """Parent vs scratch for every child language, child data size and seed of the plan. The parent learns
-    `parent_languages` -> English (its first language is also scored, as the parent's own)."""
+    """Parent vs scratch for every child language, child data size and seed of the plan (base seed: the
+    profile's). The parent learns `parent_languages` -> English (its first language is also scored, as the
+    parent's own). Every child is tested on the same English messages: those translated into all `languages`."""
     plan = plan or plan_for()
     device = device or detect_device()
+    seed = active_profile().seeds[0] if seed is None else seed
+    if isinstance(languages, str) or isinstance(parent_languages, str) or not languages or not parent_languages:
+        raise DataError('languages and parent_languages are tuples of one or more language codes, e.g. '
+                        'languages=("gl",), parent_languages=("es", "pt").')
     overlap = set(languages) & set(parent_languages)
     if overlap:
         raise DataError(f"{', '.join(sorted(overlap))} cannot be both a parent language and a child: leave it out "
@@ -370,7 +380,8 @@ def compare_translation(plan: TranslationPlan | None = None, seed: int = 0, devi
         return fitting_pairs(load_message_pairs(language, split, max_words=plan.max_words), tokenizer,
                              plan.max_tokens)
     own = parent_languages[0]
-    test = {lang: sample_pairs(usable(lang, "valid"), plan.test_size, seed=0) for lang in list(languages) + [own]}
+    test = {own: sample_pairs(usable(own, "valid"), plan.test_size, seed=0), **shared_test(
+        [usable(language, "valid") for language in languages], plan.test_size)}
     threads = one_thread() if device == "cpu" else contextlib.nullcontext()  # small layers: one thread is faster
     runs, parent_scores, parent_seconds = [], [], 0.0
     with threads:
@@ -384,7 +395,7 @@ def compare_translation(plan: TranslationPlan | None = None, seed: int = 0, devi
             parent_scores.append(chrf_and_bleu(translate(parent, tokenizer, test[own].texts, plan.max_tokens),
                                                test[own].english))
             for language in languages:
-                runs.append(_scored(parent, tokenizer, plan, test[language], 0, PARENT_ALONE, s, 0.0))
+                runs.append(_scored(parent, tokenizer, plan, test[language], 0, PARENT_ALONE, s))
                 train_all = usable(language, "train")
                 for size in plan.child_sizes:
                     pairs = sample_pairs(train_all, size, seed=run_seed)
@@ -397,15 +408,27 @@ def compare_translation(plan: TranslationPlan | None = None, seed: int = 0, devi
                                                       plan.batch_size, device)
                         learn = translation_learner(dls, model, tokenizer)
                         seconds = train_steps(learn, plan.child_lr if start == FROM_PARENT else plan.lr, quiet=True)
-                        runs.append(_scored(learn.model, tokenizer, plan, test[language], len(pairs), start, s,
-                                            seconds))
+                        runs.append(_scored(learn.model, tokenizer, plan, test[language], len(pairs), start, s))
                         print(f"{language}, {len(pairs)} pairs, {start}: chrF {runs[-1].chrf:.1f} ({seconds:.0f} s)")
     own_scores = tuple(sum(values) / len(values) for values in zip(*parent_scores))
     return TranslationStudy(plan, runs, {own: own_scores}, parent_seconds, test)
 
 
-def _scored(model: nn.Module, tokenizer, plan: TranslationPlan, test: MessagePairs, size: int, start: str, seed: int,
-            seconds: float) -> ChildRun:
+def shared_test(sets: list[MessagePairs], size: int) -> dict[str, MessagePairs]:
+    """Held-out pairs of every language in `sets` for the same English messages (at most `size` of them, a
+    seeded sample), so that scores of different languages compare like with like."""
+    tables = [dict(zip(pairs.english, pairs.texts)) for pairs in sets]
+    common = sorted(set.intersection(*(set(table) for table in tables)))
+    if not common:
+        raise DataError(f"No held-out message is translated into all of {[p.language for p in sets]}: test "
+                        f"fewer languages at once.")
+    chosen = sorted(random.Random(0).sample(common, min(size, len(common))))
+    return {pairs.language: MessagePairs(pairs.language, [table[e] for e in chosen], chosen)
+            for pairs, table in zip(sets, tables)}
+
+
+def _scored(model: nn.Module, tokenizer, plan: TranslationPlan, test: MessagePairs, size: int, start: str,
+            seed: int) -> ChildRun:
     hypotheses = translate(model, tokenizer, test.texts, plan.max_tokens)
     chrf, bleu = chrf_and_bleu(hypotheses, test.english)
-    return ChildRun(test.language, size, start, seed, chrf, bleu, seconds, hypotheses)
+    return ChildRun(test.language, size, start, seed, chrf, bleu, hypotheses)

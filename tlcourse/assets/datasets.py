@@ -52,7 +52,7 @@ class DatasetSpec:
     licence: str
     citation: str
     domains: tuple[str, ...] = ()  # sub-folders (or, for text, files) that are domains of one task
-    modality: str = "image"  # "image" or "text"
+    modality: str = "image"  # "image", "text" or "audio"
     augmentation: Augmentation = Augmentation()  # images only
     notice: str = ""  # printed when a learner loads the data set (e.g. a licence that restricts use)
 
@@ -131,6 +131,15 @@ DATASETS: dict[str, DatasetSpec] = {d.name: d for d in [
         "the translator teams of Django 5.2, Wagtail 8.0, Plone 6 (plone.app.locales 7.0), Sphinx 8.2 and "
         "django-allauth 65.22; gettext catalogs as parallel data as in Tiedemann 2012, Parallel Data, Tools and "
         "Interfaces in OPUS, LREC", domains=("es", "ca", "it", "fr", "pt", "gl", "eu"), modality="text"),
+    DatasetSpec(
+        "spoken_digits", "800 one-word clips of the digits 0-9 (16 kHz after loading), synthesised by espeak-ng in "
+        "five domains: US, Scottish, Caribbean and West Midlands English, and Welsh (its own digit words); 8 voice "
+        "variants (m4 and f4 held out) at 2 speeds",
+        (Source("debian", "espeak-ng", "/usr/bin/espeak-ng", "1.51+dfsg-10+deb12u2"),),
+        "synthesised with espeak-ng (GPL-3.0-or-later)",
+        "eSpeak NG 1.51 (Dunn, Vitolins and contributors), a formant speech synthesiser; synthetic voices, "
+        "not recordings of people", domains=("us", "scotland", "caribbean", "west_midlands", "welsh"),
+        modality="audio"),
     DatasetSpec("imdb", "IMDb movie reviews: 50,000 long reviews, positive or negative (online)",
                 (Source("fastai", "IMDB"),), "research use (Stanford AI Lab)",
                 "Maas et al. 2011, Learning Word Vectors for Sentiment Analysis, ACL", modality="text"),

