@@ -112,7 +112,7 @@ def test_transcripts_are_normalised_to_digit_words():
 
 def test_digit_strings_say_each_digit_once_per_held_out_voice_in_a_seeded_order():
     from tlcourse.speech import digit_strings
-    strings = digit_strings("scotland", "valid", seed=0)
+    strings = digit_strings("scotland", seed=0)
     assert len(strings) == len(prepare.SPOKEN_DIGIT_HELD_OUT) * len(prepare.SPOKEN_DIGIT_SPEEDS)
     for audio, said in strings:
         assert sorted(said.split()) == sorted(prepare.SPOKEN_DIGIT_WORDS["en"]) and audio.ndim == 1
@@ -142,7 +142,12 @@ def test_encoder_vectors_are_one_per_clip_and_cached(whisper):
     clips = audio_data.load_clips("us", "valid", per_class=1)
     vectors = speech.encoder_vectors(whisper, clips)
     assert vectors.shape == (10, 384) and np.isfinite(vectors).all()
-    assert np.array_equal(speech.encoder_vectors(object(), clips), vectors)  # no model needed: from the cache
+    from types import SimpleNamespace
+    stand_in = SimpleNamespace(registry_name="whisper-tiny.en", model=SimpleNamespace(
+        device=whisper.model.device, compute_type=whisper.model.compute_type))  # cannot encode: must hit the cache
+    assert np.array_equal(speech.encoder_vectors(stand_in, clips), vectors)
+    with pytest.raises(DataError, match="load_speech_model"):
+        speech.encoder_vectors(SimpleNamespace(), clips)
     long = audio_data.Clips("us", [np.full(3 * audio_data.SAMPLE_RATE, 0.1, np.float32)], ["1"], ["x.wav"])
     with pytest.raises(DataError, match="longer than the 2 s window"):
         speech.encoder_vectors(whisper, long)
@@ -150,16 +155,47 @@ def test_encoder_vectors_are_one_per_clip_and_cached(whisper):
         speech.encoder_vectors(whisper, audio_data.Clips("us", [], [], []))
 
 
-def test_a_small_few_shot_study_scores_every_domain(whisper):
+def test_a_small_few_shot_study_scores_every_domain_with_both_features(whisper):
     from tlcourse import speech
     study = speech.few_shot_study(whisper, speech.SpeechPlan(shots=(1,), seeds=2, word_speeds=(140,)), seed=0)
-    assert set(study.zero_shot) == set(speech.DOMAINS)
-    assert all(0 <= a <= 1 for a in study.zero_shot.values())
-    assert len(study.runs) == 2 and {r["shots"] for r in study.runs} == {1}
+    for features in (speech.ENCODER, speech.LOG_MEL):
+        assert all(0 <= study.accuracy(d, 0, features) <= 1 for d in speech.DOMAINS)
+        assert len(study.accuracies("welsh", 1, features)) == 2
     table = study.table()
-    assert list(table.columns) == [0, 1] and list(table.index) == list(speech.DOMAINS)
+    assert list(table.columns) == [0, 1] and len(table) == 2 * len(speech.DOMAINS)
+    with pytest.raises(DataError, match="keep shots <= 12"):
+        speech.few_shot_study(whisper, speech.SpeechPlan(shots=(13,), seeds=1, word_speeds=(140,)), seed=0)
     from tlcourse.plots import plot_speech
     words = speech.Words([{"domain": d, "said": "one", "transcript": "one", "correct": True} for d in speech.DOMAINS])
     strings = speech.Transcripts([{"domain": d, "reference": "one", "transcript": "one", "errors": 0, "words": 1}
                                   for d in speech.DOMAINS])
     assert len(plot_speech(words, strings, study).axes) == 2
+
+
+class _FixedTranscripts:
+    """A stand-in model that writes the same text for every clip."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def transcribe(self, audio, **options):
+        from types import SimpleNamespace
+        return [SimpleNamespace(text=self.text)], None
+
+
+def test_word_errors_count_against_the_words_said_in_the_domains_language():
+    from tlcourse import speech
+    said = speech.digit_strings("welsh", seed=0)[0][1]
+    right = speech.transcription_errors(_FixedTranscripts(said.title() + "."), domains=("welsh",), seed=0)
+    assert right.rows[0]["errors"] == 0 and all(r["words"] == 10 for r in right.rows)  # right for the first string
+    assert all(r["errors"] > 0 for r in right.rows[1:])  # the others say the digits in other orders
+    english = " ".join(prepare.SPOKEN_DIGIT_WORDS["en"])
+    wrong = speech.transcription_errors(_FixedTranscripts(english), domains=("welsh",), seed=0)
+    assert wrong.error_rate("welsh") == 1.0  # ten English words for ten Welsh ones: ten substitutions a string
+
+
+def test_a_single_digit_is_right_only_as_its_word_or_numeral():
+    from tlcourse import speech
+    for text, right in (("Three.", True), ("3", True), ("Tree.", False), ("", False)):
+        words = speech.single_words(_FixedTranscripts(text), domains=("us",), speeds=(140,))
+        assert sum(r["correct"] for r in words.rows) == (2 if right else 0), text  # the two held-out voices

@@ -45,6 +45,8 @@ def check_clip(audio: np.ndarray, rate: int, name: str = "the clip") -> np.ndarr
     MAX_SECONDS, or no samples."""
     from scipy.signal import resample_poly
     audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 2 and audio.shape[1] > 8:
+        raise DataError(f"{name} has shape {audio.shape}: pass samples x channels (transpose it), or one channel.")
     if audio.ndim == 2:
         audio = audio.mean(axis=1)
     if audio.size == 0:

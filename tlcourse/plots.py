@@ -390,9 +390,12 @@ def plot_spectrograms(examples: dict, model):
 
 def plot_speech(words, strings, study):
     """Left: the share of single digits transcribed right and of digit strings' words, per domain. Right: the
-    frozen-encoder classifier's accuracy on each new domain against the labelled clips per digit added to the
-    US ones (a dot per seed, the line their mean), with the US-trained accuracy on the other domains."""
+    classifiers' accuracy on each new domain against the labelled clips per digit added to the US ones (a dot
+    per seed, the line their mean), frozen encoder (solid) and log-mel control (dashed), with the US-trained
+    accuracy on the worst other English accent."""
     import numpy as np
+
+    from tlcourse.speech import ENCODER, LOG_MEL
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
     domains = list(words.table().index)
     x = np.arange(len(domains))
@@ -402,20 +405,22 @@ def plot_speech(words, strings, study):
     left.set(xticks=x, xticklabels=[d.replace("_", " ") for d in domains], ylim=(0, 1.25), yticks=np.linspace(0, 1, 6),
              title="Whisper tiny.en transcribing, no training")
     left.legend(loc="upper center", ncol=2, fontsize=8)
-    shots = sorted({r["shots"] for r in study.runs})
-    for domain in dict.fromkeys(r["domain"] for r in study.runs):
-        runs = [r for r in study.runs if r["domain"] == domain]
-        line, = right.plot([0] + shots, [study.accuracy(domain, n) for n in [0] + shots], marker="o",
-                           label=domain.replace("_", " "))
-        right.scatter([r["shots"] for r in runs], [r["accuracy"] for r in runs], color=line.get_color(), s=12,
-                      alpha=0.4)
-    english = [d for d in study.zero_shot if d not in {r["domain"] for r in study.runs} and d != "us"]
-    right.axhline(min(study.zero_shot[d] for d in english), color="tab:green", linestyle="--",
-                  label=f"worst of {', '.join(d.replace('_', ' ') for d in english)} (no added clips)")
+    targets = list(dict.fromkeys(r.domain for r in study.runs if r.shots))
+    shots = sorted({r.shots for r in study.runs})
+    english = [d for d in dict.fromkeys(r.domain for r in study.runs) if d not in targets and d != "us"]
+    for features, style in ((ENCODER, "-"), (LOG_MEL, "--")):
+        for domain in targets:
+            line, = right.plot(shots, [study.accuracy(domain, n, features) for n in shots], marker="o",
+                               linestyle=style, label=f"{domain}: {features}")
+            runs = [r for r in study.runs if r.features == features and r.domain == domain]
+            right.scatter([r.shots for r in runs], [r.accuracy for r in runs], color=line.get_color(), s=12,
+                          alpha=0.4)
+        right.axhline(min(study.accuracy(d, 0, features) for d in english), color="tab:green", linestyle=style,
+                      linewidth=1, label=f"worst English accent, no added clips: {features}")
     right.axhline(0.1, color="grey", linestyle=":", label="chance")
-    right.set(xticks=[0] + shots, xlabel="labelled clips per digit of the new domain (plus the US ones)",
+    right.set(xticks=shots, xlabel="labelled clips per digit of the new domain (plus the US ones)",
               ylabel="digit accuracy, held-out voices", ylim=(0, 1.05),
-              title="a classifier on the frozen encoder, trained on US voices")
-    right.legend(loc="lower right", fontsize=8)
+              title="digit classifiers trained on US voices")
+    right.legend(loc="lower right", fontsize=7)
     fig.tight_layout()
     return fig

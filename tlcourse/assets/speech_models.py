@@ -80,5 +80,7 @@ def load_speech_model(name: str = "whisper-tiny.en", device: str | None = None, 
 
     from tlcourse.profiles import detect_device
     device = device or ("cuda" if detect_device() == "cuda" else "cpu")
-    return WhisperModel(str(speech_model_folder(name)), device=device,
-                        compute_type="float16" if device == "cuda" else "int8", cpu_threads=threads)
+    model = WhisperModel(str(speech_model_folder(name)), device=device,
+                         compute_type="float16" if device == "cuda" else "int8", cpu_threads=threads)
+    model.registry_name = name  # what the encoder-vector cache keys on
+    return model
