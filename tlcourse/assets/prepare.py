@@ -407,7 +407,8 @@ def _write_spoken_digits(rows: list[dict], folder: Path) -> None:
         if sha256_of(dest) != row["sha256"]:
             source = get_dataset_spec("spoken_digits").source("debian")
             raise MissingAsset(f"{dest} differs from the manifest: the clips are made with {source.package} "
-                               f"{source.version}; install that version (`make data`).")
+                               f"{source.version} (Debian 12); install that version with `sudo apt-get install "
+                               f"{source.package}={source.version}`, then run `make data`.")
 
 
 def solar_cells_rows() -> list[dict]:
