@@ -199,3 +199,16 @@ def test_a_single_digit_is_right_only_as_its_word_or_numeral():
     for text, right in (("Three.", True), ("3", True), ("Tree.", False), ("", False)):
         words = speech.single_words(_FixedTranscripts(text), domains=("us",), speeds=(140,))
         assert sum(r["correct"] for r in words.rows) == (2 if right else 0), text  # the two held-out voices
+
+
+def test_another_espeak_build_still_gives_clips_and_says_so(tmp_path, monkeypatch, capsys):
+    rows = prepare.read_manifest("spoken_digits")[:3]
+    monkeypatch.setattr(prepare, "_installed_debian_version", lambda package: "1.50-3ubuntu1")
+    real = prepare._synthesise
+    monkeypatch.setattr(prepare, "_synthesise", lambda arguments, dest: real(["-a", "90", *arguments], dest))
+    prepare._write_spoken_digits(rows, tmp_path)  # other bytes than the manifest's, yet no error
+    assert all((tmp_path / r["file"]).is_file() for r in rows)
+    assert "1.50-3ubuntu1, not the 1.51" in capsys.readouterr().out
+    monkeypatch.setattr(prepare, "_installed_debian_version", lambda package: "1.51+dfsg-10+deb12u2")
+    with pytest.raises(MissingAsset, match="reinstall it"):
+        prepare._write_spoken_digits(rows, tmp_path)
