@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-DEBIAN_PACKAGES := tuxpaint-stamps-default opencv-doc openclipart-svg librsvg2-bin espeak-ng
+DEBIAN_PACKAGES := tuxpaint-stamps-default opencv-doc openclipart-svg librsvg2-bin espeak-ng pocketsphinx-testdata
 # torch's OpenMP threads wait passively instead of spinning: on a shared machine spinning made epochs
 # up to 22x slower (`make bench`). The package sets it too; a value you set yourself wins.
 export OMP_WAIT_POLICY ?= PASSIVE
@@ -53,4 +53,4 @@ gpu-check: setup
 	TLCOURSE_PROFILE=full $(BIN)/python -m tlcourse.course --require-gpu --build build/gpu
 
 clean:
-	rm -rf build data/photos5 data/digits data/clipart5 data/sentiment data/solar_cells data/workbench data/translation data/spoken_digits data/downloads data/cache
+	rm -rf build data/photos5 data/digits data/clipart5 data/sentiment data/solar_cells data/workbench data/translation data/spoken_digits data/read_speech data/downloads data/cache

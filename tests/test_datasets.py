@@ -16,7 +16,7 @@ def test_every_row_has_a_source_a_licence_and_a_citation():
     for spec in DATASETS.values():
         assert spec.sources and spec.licence and spec.citation
         assert all(s.kind in ("debian", "pypi", "sdist", "wheel", "fastai") for s in spec.sources)
-    assert (offline_names() == ["photos5", "digits", "clipart5", "sentiment", "solar_cells", "workbench", "translation", "spoken_digits"]
+    assert (offline_names() == ["photos5", "digits", "clipart5", "sentiment", "solar_cells", "workbench", "translation", "spoken_digits", "read_speech"]
             == list(prepare.BUILDERS))
 
 

@@ -212,3 +212,20 @@ def test_another_espeak_build_still_gives_clips_and_says_so(tmp_path, monkeypatc
     monkeypatch.setattr(prepare, "_installed_debian_version", lambda package: "1.51+dfsg-10+deb12u2")
     with pytest.raises(MissingAsset, match="reinstall it"):
         prepare._write_spoken_digits(rows, tmp_path)
+
+
+def test_real_read_speech_loads_with_its_transcripts_and_is_scored_against_them():
+    from tlcourse import speech
+    clips = audio_data.load_read_speech()
+    assert len(clips) == 5 and all(2.5 < len(a) / audio_data.SAMPLE_RATE < 8 for a in clips.audio)
+    assert clips.labels[1] == "he was not an ill disposed young man"
+
+    class Echo:
+        """Writes, for each clip, the transcript of the clip of the same length: a perfect transcriber."""
+
+        def transcribe(self, audio, **options):
+            from types import SimpleNamespace
+            said = clips.labels[[len(a) for a in clips.audio].index(len(audio))]
+            return [SimpleNamespace(text=said.capitalize() + ".")], None
+    assert speech.read_speech_errors(Echo()).error_rate("read_speech") == 0.0
+    assert speech.read_speech_errors(_FixedTranscripts("nothing like it")).error_rate("read_speech") > 0.9

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import random
+import re
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,3 +99,17 @@ def load_clips(domain: str, split: str = "train", dataset: str = "spoken_digits"
                                                                        min(per_class, len(by_label[label])))]
     return Clips(domain, [read_clip(folder / r["file"]) for r in rows], [r["class"] for r in rows],
                  [r["file"] for r in rows])
+
+
+def load_read_speech() -> Clips:
+    """The real recordings of the read_speech data set, each labelled with its transcript (lower case, no
+    punctuation, as the package writes it)."""
+    folder = dataset_path("read_speech")
+    said = {}
+    for line in (folder / "transcription").read_text().splitlines():
+        found = re.match(r"<s> (.*) </s> \((.*)\)", line.strip())
+        if found:
+            said[found.group(2)] = found.group(1)
+    files = sorted(said)
+    return Clips("read_speech", [read_clip(folder / f"{name}.wav") for name in files], [said[n] for n in files],
+                 [f"{name}.wav" for name in files])

@@ -22,7 +22,7 @@ import torch
 
 from tlcourse.assets.prepare import SPOKEN_DIGIT_WORDS
 from tlcourse.assets.speech_models import get_speech_model_spec
-from tlcourse.audio_data import SAMPLE_RATE, Clips, check_clip, load_clips
+from tlcourse.audio_data import SAMPLE_RATE, Clips, check_clip, load_clips, load_read_speech
 from tlcourse.errors import DataError
 from tlcourse.feature_cache import cached
 from tlcourse.profiles import active_profile
@@ -126,6 +126,20 @@ def transcription_errors(model, domains: tuple = tuple(DOMAINS), seed: int | Non
             rows.append({"domain": domain, "reference": reference, "transcript": transcript,
                          "errors": measures.substitutions + measures.deletions + measures.insertions,
                          "words": len(reference.split())})
+    return Transcripts(rows)
+
+
+def read_speech_errors(model) -> Transcripts:
+    """The check on real speech: transcribe the read_speech recordings and count word errors (jiwer)."""
+    import jiwer
+    clips = load_read_speech()
+    rows = []
+    for audio, reference in zip(clips.audio, clips.labels):
+        transcript = transcribe(model, audio)
+        measures = jiwer.process_words(reference, normalise(transcript) or "<nothing>")
+        rows.append({"domain": "read_speech", "reference": reference, "transcript": transcript,
+                     "errors": measures.substitutions + measures.deletions + measures.insertions,
+                     "words": len(reference.split())})
     return Transcripts(rows)
 
 

@@ -140,6 +140,14 @@ DATASETS: dict[str, DatasetSpec] = {d.name: d for d in [
         "eSpeak NG 1.51 (Dunn, Vitolins and contributors), a formant speech synthesiser; synthetic voices, "
         "not recordings of people", domains=("us", "scotland", "caribbean", "west_midlands", "welsh"),
         modality="audio"),
+    DatasetSpec(
+        "read_speech", "5 real recordings of read English (3-7 s each, 16 kHz) from a LibriVox audiobook of Jane "
+        "Austen's Sense and Sensibility, with their transcripts: a check on real speech for the synthetic clips",
+        (Source("debian", "pocketsphinx-testdata", "/usr/share/pocketsphinx/test/data/librivox",
+                "0.8+5prealpha+1-15"),),
+        "public domain (LibriVox recordings); the package: BSD-2-Clause (Carnegie Mellon University)",
+        "LibriVox volunteers, Sense and Sensibility, chapter 1; the clips and transcripts as CMU Sphinx's "
+        "pocketsphinx test data ship them", modality="audio"),
     DatasetSpec("imdb", "IMDb movie reviews: 50,000 long reviews, positive or negative (online)",
                 (Source("fastai", "IMDB"),), "research use (Stanford AI Lab)",
                 "Maas et al. 2011, Learning Word Vectors for Sentiment Analysis, ACL", modality="text"),

@@ -427,6 +427,14 @@ def _write_spoken_digits(rows: list[dict], folder: Path) -> None:
                                f"then run `make data`.")
 
 
+def read_speech_rows() -> list[dict]:
+    """Manifest rows for read_speech: every recording and the transcript file, as the package ships them."""
+    root = _debian_path("read_speech")
+    return [{"file": path.name, "class": "transcript" if path.suffix != ".wav" else "recording", "split": "valid",
+             "source": path.name, "sha256": sha256_of(path)}
+            for path in sorted(root.iterdir()) if path.suffix == ".wav" or path.name == "transcription"]
+
+
 def solar_cells_rows() -> list[dict]:
     """Manifest rows for solar_cells: a quarter of each (class, cell type) held out, seeded; the cell type (mono or
     poly) starts each file name."""
@@ -556,6 +564,7 @@ BUILDERS: dict[str, Builder] = {
     "workbench": Builder(workbench_rows, _write_workbench, unit="source pictures, composed into scenes"),
     "translation": Builder(translation_rows, _write_translation, unit="message pairs"),
     "spoken_digits": Builder(spoken_digits_rows, _write_spoken_digits, unit="clips"),
+    "read_speech": Builder(read_speech_rows, _checked_copies("read_speech", shutil.copyfile), unit="files"),
 }
 
 
