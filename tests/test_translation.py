@@ -9,7 +9,7 @@ from tlcourse import translation
 from tlcourse.assets import prepare
 from tlcourse.data import dataset_path
 from tlcourse.errors import DataError
-from tlcourse.text_data import MessagePairs, load_message_pairs, same_messages
+from tlcourse.text_data import MessagePairs, aligned_pairs, load_message_pairs, same_messages
 
 PLAN = translation.TranslationPlan(parent_steps=4, child_sizes=(20,), child_steps=2, test_size=10, seeds=1,
                                    embedding_size=16, hidden_size=32, vocab_size=300, batch_size=4)
@@ -174,9 +174,9 @@ def test_a_language_cannot_be_parent_and_child_and_languages_are_tuples():
 
 def test_children_are_tested_on_the_same_english_messages():
     gl, eu = load_message_pairs("gl", "valid"), load_message_pairs("eu", "valid")
-    test = translation.shared_test([gl, eu], size=50)
+    test = aligned_pairs([gl, eu], size=50)
     assert test["gl"].english == test["eu"].english and len(test["gl"]) == 50
     assert dict(zip(gl.english, gl.texts))[test["gl"].english[0]] == test["gl"].texts[0]
     assert dict(zip(eu.english, eu.texts))[test["eu"].english[0]] == test["eu"].texts[0]
-    with pytest.raises(DataError, match="No held-out message"):
-        translation.shared_test([MessagePairs("gl", ["a"], ["x"]), MessagePairs("eu", ["b"], ["y"])], size=5)
+    with pytest.raises(DataError, match="No message is translated into all"):
+        aligned_pairs([MessagePairs("gl", ["a"], ["x"]), MessagePairs("eu", ["b"], ["y"])], size=5)

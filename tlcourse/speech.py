@@ -113,34 +113,28 @@ class Transcripts:
         return frame
 
 
+def _word_errors(domain: str, reference: str, transcript: str, words: tuple[str, ...]) -> dict:
+    """One Transcripts row: substitutions, deletions and insertions against `reference` (jiwer)."""
+    import jiwer
+    measures = jiwer.process_words(reference, normalise(transcript, words) or "<nothing>")
+    return {"domain": domain, "reference": reference, "transcript": transcript,
+            "errors": measures.substitutions + measures.deletions + measures.insertions,
+            "words": len(reference.split())}
+
+
 def transcription_errors(model, domains: tuple = tuple(DOMAINS), seed: int | None = None) -> Transcripts:
     """Transcribe every held-out digit string of each domain (digit order: `seed`, default the profile's) and
     count word errors against the words said in the domain's language (jiwer)."""
-    import jiwer
     seed = active_profile().seeds[0] if seed is None else seed
-    rows = []
-    for domain in domains:
-        for audio, reference in digit_strings(domain, seed):
-            transcript = transcribe(model, audio)
-            measures = jiwer.process_words(reference, normalise(transcript, digit_words(domain)) or "<nothing>")
-            rows.append({"domain": domain, "reference": reference, "transcript": transcript,
-                         "errors": measures.substitutions + measures.deletions + measures.insertions,
-                         "words": len(reference.split())})
-    return Transcripts(rows)
+    return Transcripts([_word_errors(domain, reference, transcribe(model, audio), digit_words(domain))
+                        for domain in domains for audio, reference in digit_strings(domain, seed)])
 
 
 def read_speech_errors(model) -> Transcripts:
     """The check on real speech: transcribe the read_speech recordings and count word errors (jiwer)."""
-    import jiwer
     clips = load_read_speech()
-    rows = []
-    for audio, reference in zip(clips.audio, clips.labels):
-        transcript = transcribe(model, audio)
-        measures = jiwer.process_words(reference, normalise(transcript) or "<nothing>")
-        rows.append({"domain": "read_speech", "reference": reference, "transcript": transcript,
-                     "errors": measures.substitutions + measures.deletions + measures.insertions,
-                     "words": len(reference.split())})
-    return Transcripts(rows)
+    return Transcripts([_word_errors("read_speech", reference, transcribe(model, audio), SPOKEN_DIGIT_WORDS["en"])
+                        for audio, reference in zip(clips.audio, clips.labels)])
 
 
 @dataclass

