@@ -88,12 +88,13 @@ def test_ci_runs_the_readme_test_command():
 
 def test_every_lesson_imports_the_module_the_package_map_names():
     import tlcourse
-    lesson_map = dict(re.findall(r"^ {4}(\d\d) {2}([a-z_]+(?:, [a-z_]+)*)", tlcourse.__doc__, flags=re.M))
-    assert sorted(lesson_map) == [n.stem[:2] for n in lessons()], "the map in tlcourse/__init__.py lists every lesson"
-    for notebook in lessons():
+    lesson_map = re.findall(r"^ {4}(\d\d) {2}([a-z_]+(?:, [a-z_]+)*)", tlcourse.__doc__, flags=re.M)
+    assert [number for number, _ in lesson_map] == [n.stem[:2] for n in lessons()], \
+        "the map in tlcourse/__init__.py lists every lesson notebook, in order"
+    for notebook, (_, modules) in zip(lessons(), lesson_map):
         cells = json.loads(notebook.read_text())["cells"]
         code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-        for module in lesson_map[notebook.stem[:2]].split(", "):
+        for module in modules.split(", "):
             assert re.search(rf"^\s*(from|import) tlcourse\.{module}[ .]", code, flags=re.M), \
                 f"{notebook.name} does not import tlcourse.{module}, which the lesson map names"
     package = ROOT / "tlcourse"

@@ -104,6 +104,17 @@ def test_whisper_transcribes_a_us_digit_and_gives_encoder_frames():
     assert frames.shape == (1, features.shape[2] // 2, 384)
 
 
+def test_an_unknown_or_unsupported_language_code_is_refused_naming_the_fix():
+    from tlcourse.speech import transcribe
+    model = speech_models.load_speech_model(device="cpu", threads=1)
+    clip = audio_data.load_clips("us", "valid", per_class=1).audio[3]
+    with pytest.raises(DataError, match="not a language code Whisper knows"):
+        transcribe(model, clip, language="xx")
+    with pytest.raises(DataError, match="English only"):
+        transcribe(model, clip, language="cy")
+    assert transcribe(model, clip, language="en")
+
+
 def test_transcripts_are_normalised_to_digit_words():
     from tlcourse.speech import normalise
     assert normalise("0, 3, 8.") == "zero three eight"

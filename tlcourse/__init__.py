@@ -2,7 +2,8 @@
 
 Importing it is cheap; the heavy pieces (torch, fastai) load in the modules that need them.
 
-Which module each lesson uses (lesson NN's notebook imports `tlcourse.<module>`; all use `plots` and `report`):
+Which module each lesson uses (lesson NN's notebook imports `tlcourse.<module>`; a lesson in two notebooks has a line for
+each, in order; all use `plots` and `report`):
 
     00  profiles, assets
     01  scratch_vs_pretrained  -- `predict` asks the trained model about new photos
@@ -20,6 +21,7 @@ Which module each lesson uses (lesson NN's notebook imports `tlcourse.<module>`;
     14  sentiment  -- MiniLM from `assets.text_models`, batches of token ids from `text_data`
     15  translation  -- message pairs from `text_data`
     16  speech  -- clips from `audio_data`, Whisper from `assets.speech_models`
+    16  speech_tuning  -- part 2: Whisper in PyTorch, converted by `assets.whisper_conversion`
     17  compression  -- the student from `distillation`; ONNX export and int8 quantisation with ONNX Runtime
     18  distributed  -- also the training script that `torchrun` starts on several processes
 

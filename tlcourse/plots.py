@@ -424,3 +424,27 @@ def plot_speech(words, strings, study):
     right.legend(loc="lower right", fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def plot_tuning(study):
+    """Digits right on held-out voices, a group of bars per domain and a bar per model (before tuning, then one
+    per tuning set), a dot per seed."""
+    import numpy as np
+
+    from tlcourse.speech import DOMAINS
+    frame = study.table()
+    models, domains = list(frame.index), list(frame.columns)
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    width = 0.8 / len(models)
+    for i, model in enumerate(models):
+        x = np.arange(len(domains)) + (i - (len(models) - 1) / 2) * width
+        ax.bar(x, [frame.loc[model, d] for d in domains], width=width * 0.95, label=model)
+        for xi, domain in zip(x, domains):
+            seeds = study.accuracies(model, domain)
+            ax.scatter([xi] * len(seeds), seeds, color="black", s=10, zorder=3)
+    ax.set(xticks=np.arange(len(domains)), xticklabels=[DOMAINS[d] for d in domains], ylim=(0, 1.05),
+           ylabel="single digits right, held-out voices",
+           title=f"Whisper tiny.en's decoder fine-tuned ({study.window_seconds:g} s window; a dot per seed)")
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -82,10 +82,17 @@ def normalise(text: str, words: tuple[str, ...] = SPOKEN_DIGIT_WORDS["en"]) -> s
     return " ".join(re.sub(r"[^a-z' ]", " ", text).split())
 
 
-def transcribe(model, audio: np.ndarray) -> str:
-    """Whisper's greedy English transcript of one 16 kHz clip (no sampling fallback, so runs repeat exactly)."""
-    segments, _ = model.transcribe(check_clip(audio, SAMPLE_RATE), language="en", beam_size=1, temperature=0.0, without_timestamps=True,
-                                   condition_on_previous_text=False)
+def transcribe(model, audio: np.ndarray, language: str = "en") -> str:
+    """Whisper's greedy transcript of one 16 kHz clip in `language` (a Whisper language code; no sampling
+    fallback, so runs repeat exactly)."""
+    if language != "en" and model.hf_tokenizer.token_to_id(f"<|{language}|>") is None:  # a token per language
+        raise DataError(f"{language!r} is not a language code Whisper knows: use a two- or three-letter code such "
+                        "as 'en', 'cy' (Welsh) or 'haw' (Hawaiian).")
+    if language != "en" and language not in model.supported_languages:
+        raise DataError(f"This model transcribes English only, so language={language!r} cannot be used: leave it "
+                        "as 'en', or load a multilingual Whisper model.")
+    segments, _ = model.transcribe(check_clip(audio, SAMPLE_RATE), language=language, beam_size=1, temperature=0.0,
+                                   without_timestamps=True, condition_on_previous_text=False)
     return " ".join(segment.text.strip() for segment in segments)
 
 

@@ -2,6 +2,8 @@
 
 `load_speech_model` gives a `faster_whisper.WhisperModel`: `transcribe` turns a 16 kHz clip into text, and its
 CTranslate2 `model.encode` gives the encoder's frame vectors, the features a frozen-body classifier trains on.
+`load_speech_model_torch` rebuilds the same weights as a PyTorch `transformers` model that can be fine-tuned, and
+`speech_tokenizer` gives the tokenizer both share.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class SpeechModel:
     languages: str
     licence: str
     citation: str
+    multilingual: bool = False  # False: English only, no language or task tokens in the prompt
 
 
 SPEECH_MODELS: dict[str, SpeechModel] = {m.name: m for m in [
@@ -62,14 +65,36 @@ def speech_model_folder(name: str = "whisper-tiny.en") -> Path:
     return folder
 
 
-def load_speech_model(name: str = "whisper-tiny.en", device: str | None = None, threads: int = 0):
-    """The model on `device` ("cpu" or "cuda"; the GPU when there is one): int8 on a CPU, float16 on a GPU.
+def load_speech_model(name: str = "whisper-tiny.en", device: str | None = None, threads: int = 0,
+                      compute_type: str | None = None):
+    """The model on `device` ("cpu" or "cuda"; the GPU when there is one): int8 on a CPU, float16 on a GPU,
+    unless `compute_type` says otherwise ("float32": slower, the precision the PyTorch conversion has).
     `threads` = 0 lets CTranslate2 choose the number of CPU threads."""
     from faster_whisper import WhisperModel
 
     from tlcourse.profiles import detect_device
     device = device or ("cuda" if detect_device() == "cuda" else "cpu")
     model = WhisperModel(str(speech_model_folder(name)), device=device,
-                         compute_type="float16" if device == "cuda" else "int8", cpu_threads=threads)
+                         compute_type=compute_type or ("float16" if device == "cuda" else "int8"), cpu_threads=threads)
     model.registry_name = name  # what the encoder-vector cache keys on
     return model
+
+
+def load_speech_model_torch(name: str = "whisper-tiny.en", window_seconds: float = 30.0):
+    """The same model as a float32 PyTorch `transformers` WhisperForConditionalGeneration, for fine-tuning,
+    converted from the checked CTranslate2 files (see `whisper_conversion`). A `window_seconds` shorter than
+    Whisper's 30 s trims the encoder's input window."""
+    from tlcourse.assets.whisper_conversion import whisper_from_ctranslate2
+    model = whisper_from_ctranslate2(speech_model_folder(name), window_seconds)
+    model.registry_name = name
+    return model
+
+
+def speech_tokenizer(name: str = "whisper-tiny.en"):
+    """The model's tokenizer (faster-whisper's wrapper: the start-of-transcript prompt, the end token, the ids of
+    tokens Whisper never writes)."""
+    import tokenizers
+    from faster_whisper.tokenizer import Tokenizer
+    spec = get_speech_model_spec(name)
+    return Tokenizer(tokenizers.Tokenizer.from_file(str(speech_model_folder(name) / "tokenizer.json")),
+                     multilingual=spec.multilingual, task="transcribe", language="en")
