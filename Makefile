@@ -9,7 +9,7 @@ DEBIAN_PACKAGES := tuxpaint-stamps-default opencv-doc openclipart-svg librsvg2-b
 # up to 22x slower (`make bench`). The package sets it too; a value you set yourself wins.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: setup install debian-packages data test course lab bench gpu-check clean
+.PHONY: setup install debian-packages browser data test course lab app bench gpu-check clean
 
 setup: install data
 
@@ -33,10 +33,20 @@ debian-packages:
 		echo "install them with: sudo apt-get install" $$missing; exit 1; \
 	fi
 
+# A test-only browser for the app's test (tests/test_app_browser.py): installed when we are root, else that
+# test is skipped with a line saying so. The course itself needs no browser package.
+browser:
+	@command -v chromium-headless-shell >/dev/null || { \
+		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+			echo "Installing chromium-headless-shell for the browser test"; \
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell \
+				>/dev/null; } || echo "Could not install chromium-headless-shell: the browser test will be skipped."; \
+		else echo "No chromium-headless-shell (needs root to install): the browser test will be skipped."; fi; }
+
 data: install debian-packages
 	$(BIN)/python -m tlcourse.assets.prepare
 
-test: setup
+test: setup browser
 	TLCOURSE_PROFILE=smoke HF_HUB_OFFLINE=1 $(BIN)/python -m pytest --nbval-lax -q -n logical --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 
 course: setup
@@ -44,6 +54,10 @@ course: setup
 
 lab: setup
 	$(BIN)/jupyter lab notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+
+# The capstone's photo app in a browser page, on this computer only; prints the address (with its token) to open.
+app: setup
+	$(BIN)/python -m tlcourse.app
 
 bench: setup
 	$(BIN)/python benchmarks/feature_cache.py

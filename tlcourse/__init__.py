@@ -24,6 +24,7 @@ each, in order; all use `plots` and `report`):
     16  speech_tuning  -- part 2: Whisper in PyTorch, converted by `assets.whisper_conversion`
     17  compression  -- the student from `distillation`; ONNX export and int8 quantisation with ONNX Runtime
     18  distributed  -- also the training script that `torchrun` starts on several processes
+    19  own_photos, app  -- the app is also served on its own by `make app` (Voila)
 
 Shared by several lessons: `features` (frozen-body features, heads trained on them) and `feature_cache` (the
 on-disk cache every feature extraction goes through; TLCOURSE_CACHE=off turns it off).

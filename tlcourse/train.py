@@ -112,7 +112,7 @@ class BodyBatchNormInEvalMode(Callback):
 
 def make_learner(dls, name: str, pretrained: bool = True, train_bn: bool = False,
                  keep_bn_stats: bool | None = None, mixed_precision: bool | None = None, stages: int = 5,
-                 body_weights: dict | None = None, loss_func=None, metric=accuracy):
+                 body_weights: dict | None = None, loss_func=None, metric=accuracy, callbacks: tuple = ()):
     """A fastai Learner with a parameter group per body stage and one for the head.
 
     `body_weights` (a body's state_dict, e.g. from a network trained on another data set) replaces the
@@ -121,14 +121,15 @@ def make_learner(dls, name: str, pretrained: bool = True, train_bn: bool = False
     BatchNorm weights too (train_bn=False): fastai's defaults retrain both, which hurts on tiny data.
     Mixed precision is on by default on a GPU; on the CPU it is not used (bfloat16 autocast was slower for our
     models: fine_tune of efficientnet_lite0 at 160 px took 11.0 s against 9.8 s in float32).
-    `loss_func` (default: cross-entropy) and `metric` (default: accuracy) are for other targets, e.g. soft ones.
+    `loss_func` (default: cross-entropy) and `metric` (default: accuracy) are for other targets, e.g. soft ones;
+    `callbacks` are added to the Learner (e.g. an app's progress bar).
     """
     model = transfer_model(name, len(dls.vocab), pretrained and body_weights is None, stages)
     if body_weights is not None:
         model[0].load_state_dict(body_weights)
         pretrained = True
     learn = Learner(dls, model, loss_func=loss_func or CrossEntropyLossFlat(), metrics=metric,
-                    splitter=stage_split, train_bn=train_bn)
+                    splitter=stage_split, train_bn=train_bn, cbs=list(callbacks))
     if pretrained if keep_bn_stats is None else keep_bn_stats:
         learn.add_cb(BodyBatchNormInEvalMode())
     if dls.device.type in ("cpu", "cuda"):
@@ -159,14 +160,15 @@ def run_training(dls, name: str, pretrained: bool, seed: int, epochs: int, fit, 
 
 
 def fine_tune(dls, name: str, epochs: int, freeze_epochs: int = 1, base_lr: float = 2e-3, seed: int = 0,
-              stages: int = 5, body_weights: dict | None = None, pretrained: bool = True) -> Result:
+              stages: int = 5, body_weights: dict | None = None, pretrained: bool = True,
+              callbacks: tuple = ()) -> Result:
     """Pretrained body (its first `stages`; ImageNet's or `body_weights`; random with pretrained=False, as a
     control) + new head: `freeze_epochs` head-only, then everything unfrozen."""
     if epochs <= freeze_epochs:
         raise ValueError(f"epochs ({epochs}) must exceed freeze_epochs ({freeze_epochs}).")
     return run_training(dls, name, pretrained or body_weights is not None, seed, epochs,
                 lambda learn: learn.fine_tune(epochs - freeze_epochs, base_lr=base_lr, freeze_epochs=freeze_epochs),
-                stages, body_weights)
+                stages, body_weights, callbacks=callbacks)
 
 
 def train_from_scratch(dls, name: str, epochs: int, lr: float = 3e-3, seed: int = 0) -> Result:
