@@ -27,6 +27,7 @@ from tlcourse.errors import DataError
 
 MAX_PHOTO_MB = 20  # a bigger file is refused: a phone photo is 2-8 MB
 MAX_PHOTOS_PER_CLASS = 100  # more are sampled down to this, to keep training under a minute on a laptop
+MAX_UPLOAD_MB = 256  # what one upload (a whole selection of files) may carry; a larger one drops the connection
 MAX_SIDE = 512  # photos are shrunk to this many pixels on their longer side as they arrive (training uses 128)
 CLASS_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _-]{0,29}")  # also the name of the class's folder
 RESERVED_NAMES = {"train", "valid"}  # folder names the course's loaders read as a split, not a class
@@ -150,7 +151,8 @@ class PhotoApp:
         self.train_button.add_class("tl-train")
         self.train_button.on_click(lambda _: self._on_train())
         self.progress = widgets.IntProgress(value=0, min=0, max=self.settings.epochs, description="Epochs:")
-        self.status = widgets.HTML("Upload photos for each class, then press Train.")
+        self.status = widgets.HTML(f"Upload photos for each class (up to {MAX_UPLOAD_MB} MB at a time: select "
+                                   "fewer files at once for more), then press Train.")
         self.status.add_class("tl-status")
         self.results = widgets.Output()
         self.try_upload = widgets.FileUpload(accept="image/*", multiple=False, description="Try a photo",
@@ -255,7 +257,6 @@ class PhotoApp:
 
 
 APP_NOTEBOOK = Path(__file__).resolve().parent.parent / "app" / "photo_app.ipynb"
-MAX_UPLOAD_MB = 256  # what one upload (a whole selection of files) may carry; a larger one drops the connection
 
 
 def serve(port: int = 8866, host: str = "127.0.0.1", token: str | None = None) -> None:

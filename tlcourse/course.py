@@ -1,4 +1,5 @@
-"""`make course`: run every lesson in order, save executed notebooks and HTML to build/, print a table."""
+"""`make course`: run every lesson in order, save the executed notebooks to build/, build them into a book
+(build/book/index.html, see `book`), print a table."""
 
 from __future__ import annotations
 
@@ -35,11 +36,10 @@ def kernel_start_error(failure: Exception) -> str:
 
 
 def run_lesson(notebook: Path, build: Path) -> dict:
-    """Execute one notebook; write build/NN_topic.ipynb and .html; return its table row."""
+    """Execute one notebook; write build/NN_topic.ipynb; return its table row."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
-    from nbconvert import HTMLExporter
 
     from tlcourse.profiles import active_profile
 
@@ -69,23 +69,10 @@ def run_lesson(notebook: Path, build: Path) -> dict:
         sockets.cleanup()
     seconds = time.perf_counter() - start
     nbformat.write(nb, build / notebook.name)
-    html, _ = HTMLExporter().from_notebook_node(nb)
-    (build / f"{notebook.stem}.html").write_text(html)
     result = json.loads(report.read_text()) if report.exists() else {}
     return {"lesson": notebook.stem, "profile": active_profile().name, "seconds": round(seconds),
             "key metric": f"{result['metric']} = {round(result['value'], 3)}" if result else "-",
-            "claim ok": bool(result.get("ok")) and not error, "error": error}
-
-
-def write_index(rows: list[dict], build: Path) -> None:
-    """build/index.html: one line per lesson with a link to its page."""
-    items = "\n".join(f"<tr><td><a href='{r['lesson']}.html'>{r['lesson']}</a></td><td>{r['profile']}</td>"
-                      f"<td>{r['seconds']}</td><td>{r['key metric']}</td><td>{'yes' if r['claim ok'] else 'NO'}</td></tr>"
-                      for r in rows)
-    (build / "index.html").write_text(
-        "<!doctype html><meta charset='utf-8'><title>tlcourse</title><h1>tlcourse: transfer learning</h1>"
-        "<table border=1 cellpadding=4><tr><th>lesson</th><th>profile</th><th>seconds</th><th>key metric</th>"
-        f"<th>claim ok</th></tr>{items}</table>")
+            "claim ok": bool(result.get("ok")) and not error, "error": error, "claim": result.get("claim", "")}
 
 
 def main() -> int:
@@ -110,12 +97,13 @@ def main() -> int:
             continue
         print(f"running {notebook.name} ...", flush=True)
         rows.append(run_lesson(notebook, args.build))
-    write_index(rows, args.build)
+    from tlcourse.book import build_book
+    home = build_book(rows, args.build) if rows else None
     print(f"\n{'lesson':<36} {'profile':<8} {'seconds':>7}  {'key metric':<34} claim ok")
     for r in rows:
         print(f"{r['lesson']:<36} {r['profile']:<8} {r['seconds']:>7}  {r['key metric']:<34} "
               f"{'yes' if r['claim ok'] else 'NO  ' + r['error']}")
-    print(f"\nExecuted notebooks and HTML pages: {args.build}/index.html")
+    print(f"\nExecuted notebooks: {args.build}; the book: {home}")
     return 0 if all(r["claim ok"] for r in rows) else 1
 
 
