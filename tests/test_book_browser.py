@@ -87,6 +87,9 @@ def test_every_page_loads_offline_with_figures_links_and_no_errors(book, tmp_pat
         table = page.inner_text("table")
         assert "A falling line" in table and "lines go down" in table and "slope = -1.0" in table
         assert "no" in page.inner_text("table tr:nth-child(2)")  # the failed claim is shown as failed
+        page.locator("a", has_text="For teachers").first.click()
+        page.wait_for_load_state("networkidle")
+        assert "A one-day plan" in page.inner_text("body") and "Glossary" in page.inner_text("body")
         lesson = page.locator("a", has_text="91 · A falling line").first
         lesson.click()
         page.wait_for_load_state("networkidle")

@@ -44,3 +44,16 @@ def test_a_resume_with_other_settings_is_refused(tmp_path):
     launch(1, checkpoints=tmp_path, stop_after=1, **TINY)
     with pytest.raises(RuntimeError, match="belong to another run.*epochs 3 -> 4"):
         launch(1, checkpoints=tmp_path, resume=True, **{**TINY, "epochs": 4})
+
+
+def test_features_split_across_two_processes_equal_one_process_and_are_cached_once(tmp_path, monkeypatch):
+    import torch
+
+    from tlcourse.distributed import extract_features_split, launch_features
+    split = launch_features(2, cpu=True, images_per_class=5, cache=tmp_path / "cache")
+    assert split.processes == 2 and split.per_process == [25, 25] and split.every_image_once
+    assert split.cache_entries_written == 1 and len(list((tmp_path / "cache").glob("*.pt"))) == 1
+    monkeypatch.setenv("TLCOURSE_CACHE", "off")
+    summary = extract_features_split(images_per_class=5, output=tmp_path / "alone.pt")
+    assert summary["per_process"] == [50] and summary["cache_entries_written"] == 0
+    assert float((split.features - torch.load(tmp_path / "alone.pt")).abs().max()) <= 1e-5  # 0 measured

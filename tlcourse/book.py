@@ -11,10 +11,12 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+PAGES = Path(__file__).resolve().parents[1] / "book"  # the book's own pages (for teachers), in Markdown
 COLAB_BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\(([^)]*)\)")
 
 
@@ -52,7 +54,8 @@ def home_page(rows: list[dict], lessons: dict[str, dict]) -> str:
     lines = ["# tlcourse: transfer learning, one measured claim at a time", "",
              "Every lesson runs a real experiment on real pretrained weights and data, and ends by checking what it "
              "teaches. This book holds the lessons as they ran in this build "
-             f"(profile `{rows[0]['profile'] if rows else '-'}`).", "",
+             f"(profile `{rows[0]['profile'] if rows else '-'}`). Running a workshop? See "
+             "[For teachers](teachers.md).", "",
              "| lesson | what it teaches | claim | measured | held |", "|---|---|---|---|---|"]
     for row in rows:
         title, summary = lesson_title_and_summary(lessons[row["lesson"]])
@@ -67,7 +70,7 @@ def mkdocs_config(rows: list[dict], lessons: dict[str, dict], site: Path) -> dic
     """The MkDocs settings: Material without web fonts, search, the executed notebooks as pages (not re-run)."""
     nav = [{"Home": "index.md"}] + [
         {f"{row['lesson'][:2]} · {lesson_title_and_summary(lessons[row['lesson']])[0]}":
-         f"lessons/{row['lesson']}.ipynb"} for row in rows]
+         f"lessons/{row['lesson']}.ipynb"} for row in rows] + [{"For teachers": "teachers.md"}]
     return {"site_name": "tlcourse", "site_dir": str(site), "use_directory_urls": False,
             "theme": {"name": "material", "font": False, "features": ["navigation.footer"]},
             "plugins": ["search", {"mkdocs-jupyter": {"execute": False, "include_source": True,
@@ -88,6 +91,7 @@ def build_book(rows: list[dict], build: Path) -> Path:
         nbformat.write(nbformat.from_dict(offline_copy(notebook)),
                        sources / "docs" / "lessons" / f"{row['lesson']}.ipynb")
     (sources / "docs" / "index.md").write_text(home_page(rows, lessons))
+    shutil.copy(PAGES / "teachers.md", sources / "docs" / "teachers.md")
     (sources / "mkdocs.yml").write_text(json.dumps(mkdocs_config(rows, lessons, site), indent=1))
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--quiet", "--config-file",
                            str(sources / "mkdocs.yml")], capture_output=True, text=True)

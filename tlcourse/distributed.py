@@ -195,6 +195,53 @@ def train(dataset: str = "digits", model: str = "efficientnet_lite0", image_size
             "per_process_batch": per_process, "epochs_done": epochs, "weights_fingerprint": fingerprint}
 
 
+def extract_features_split(dataset: str = "digits", model: str = "efficientnet_lite0", image_size: int = 48,
+                           images_per_class: int | None = 50, domain: str | None = "mnist",
+                           output: Path | None = None) -> dict:
+    """The frozen body's pooled features of every training image, in this process, which is one of several when
+    started by `torchrun`: `split_between_processes` gives each process its share of the images, `gather_object`
+    brings the shares to every process, and rank 0 alone writes the features to the feature cache (once) and to
+    `output`. Returns rank 0's summary."""
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import gather_object
+    from fastai.vision.augment import RandTransform
+
+    from tlcourse.assets.models import get_model_spec
+    from tlcourse.data import image_dataloaders
+    from tlcourse.feature_cache import cache_folder, cached, module_checksum
+    from tlcourse.features import frozen_body, pool
+
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    dls = image_dataloaders(dataset, image_size, 64, images_per_class, 0, get_model_spec(model).stats, domain,
+                            augment=False, device=str(accelerator.device))
+    items = list(dls.train_ds.items)
+    fixed = [t for t in dls.valid.after_batch.fs if not isinstance(t, RandTransform)]
+    body = frozen_body(model).to(accelerator.device)
+    start = time.perf_counter()
+    with accelerator.split_between_processes(list(range(len(items)))) as mine:
+        loader = dls.test_dl([items[i] for i in mine], with_labels=True, bs=64, after_batch=fixed)
+        with torch.no_grad():
+            features = torch.cat([pool(body(x)).float().cpu().as_subclass(torch.Tensor) for x, _ in loader])
+    shares = gather_object([(mine, features)])
+    seconds = time.perf_counter() - start
+    if not accelerator.is_main_process:
+        return {}
+    order = [i for indices, _ in shares for i in indices]
+    everything = torch.cat([share for _, share in shares])[torch.argsort(torch.tensor(order))]
+    folder = cache_folder()
+    before = set(folder.glob("*.pt")) if folder and folder.exists() else set()
+    key = {"what": "pooled body features, split across processes", "body": module_checksum(body),
+           "images": [str(path) for path, _ in items], "image_size": image_size}
+    cached(key, lambda: {"features": everything})
+    written = len(set(folder.glob("*.pt")) - before) if folder else 0
+    if output:
+        torch.save(everything, output)
+    return {"processes": accelerator.num_processes, "images": len(items), "seconds": seconds,
+            "per_process": [len(indices) for indices, _ in shares], "cache_entries_written": written,
+            "every_image_once": sorted(order) == list(range(len(items)))}
+
+
 def gpus_for(processes: int) -> bool:
     """Whether this machine has a GPU for each of `processes` processes (NCCL cannot put two on one GPU)."""
     import torch
@@ -219,6 +266,43 @@ def _run(command: list[str], environment: dict, timeout: float, processes: int) 
                                    f"stopped: give `launch` a larger `timeout`, or fewer seeds or epochs.") from None
             raise
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+@dataclass
+class FeatureRun:
+    """What one launch of the split feature extraction gave."""
+
+    processes: int
+    images: int
+    per_process: list  # images each process extracted
+    every_image_once: bool
+    cache_entries_written: int
+    seconds: float  # the extraction itself, split and gathered
+    features: object  # the features in the images' order (a tensor)
+
+
+def launch_features(processes: int = 1, cpu: bool | None = None, timeout: float = 300,
+                    images_per_class: int | None = 50, cache: Path | None = None) -> FeatureRun:
+    """Run `extract_features_split` on `processes` processes of this machine (`torchrun` when more than one),
+    with the feature cache in `cache` (default: the course's)."""
+    import torch
+    with tempfile.TemporaryDirectory(prefix="tlcourse-features-") as scratch:
+        result, output = Path(scratch) / "result.json", Path(scratch) / "features.pt"
+        arguments = ["-m", "tlcourse.distributed", "--features", "--result", str(result), "--features-file",
+                     str(output), "--images-per-class", str(images_per_class or 0)]
+        runner = [sys.executable] if processes == 1 else \
+            [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+        environment = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+        if cpu if cpu is not None else not gpus_for(processes):
+            environment["CUDA_VISIBLE_DEVICES"] = ""
+        if cache:
+            environment["TLCOURSE_CACHE"] = str(cache)
+        finished = _run(runner + arguments, environment, timeout, processes)
+        if finished.returncode or not result.exists():
+            lines = [line for line in finished.stderr.splitlines() if line.strip()] or ["no output"]
+            raise RuntimeError(f"The {processes}-process feature extraction failed (exit status "
+                               f"{finished.returncode}): {lines[-1].strip()}")
+        return FeatureRun(**json.loads(result.read_text()), features=torch.load(output))
 
 
 TRAIN_OPTIONS = {"dataset", "model", "image_size", "images_per_class", "epochs", "lr", "checkpoints", "stop_after",
@@ -291,18 +375,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stop-after", type=int, help="stop the run after this many epochs (a simulated crash)")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoints' last epoch")
     parser.add_argument("--result", type=Path, help="write rank 0's result here as JSON")
+    parser.add_argument("--features", action="store_true",
+                        help="instead of training, extract the frozen body's features, split across the processes")
+    parser.add_argument("--features-file", type=Path, help="with --features: save the features here (rank 0)")
     args = parser.parse_args(argv)
+    if args.features:
+        summary = extract_features_split(args.dataset, args.model, args.image_size, args.images_per_class or None,
+                                         args.domain or None, args.features_file)
+        _finish(summary, args.result)
+        return
     if args.checkpoints:
         args.checkpoints.mkdir(parents=True, exist_ok=True)
     results = [train(args.dataset, args.model, args.image_size, args.images_per_class or None, args.epochs, seed, args.lr,
                      args.checkpoints, args.stop_after, args.resume, args.domain or None, args.valid_per_class or None)
                for seed in args.seeds]
+    _finish(results, args.result)
+
+
+def _finish(results, path: Path | None) -> None:
+    """Rank 0 prints the results and writes them to `path`; every process leaves the process group."""
     import torch.distributed
     from fastai.torch_core import rank_distrib
     if rank_distrib() == 0:
         print(json.dumps(results))
-        if args.result:
-            args.result.write_text(json.dumps(results))
+        if path:
+            path.write_text(json.dumps(results))
     if torch.distributed.is_initialized():  # leave the process group before exiting: gloo's threads abort otherwise
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
