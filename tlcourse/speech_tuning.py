@@ -52,7 +52,7 @@ class TuningPlan:
     clips_per_digit: int  # training clips per digit of each tuning domain, a seeded sample (12: all of them)
 
 
-PLANS = {"smoke": TuningPlan(steps=21, seeds=2, lr=3e-4, batch_size=16, clips_per_digit=12),
+PLANS = {"smoke": TuningPlan(steps=14, seeds=2, lr=3e-4, batch_size=16, clips_per_digit=12),
          "cpu": TuningPlan(steps=21, seeds=3, lr=3e-4, batch_size=16, clips_per_digit=12),
          "full": TuningPlan(steps=21, seeds=5, lr=3e-4, batch_size=16, clips_per_digit=12)}
 

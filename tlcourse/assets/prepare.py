@@ -606,7 +606,14 @@ def main() -> None:
     parser.add_argument("names", nargs="*", default=list(BUILDERS), help="data sets to prepare")
     parser.add_argument("--force", action="store_true", help="rebuild even if prepared")
     parser.add_argument("--write-manifests", action="store_true", help="recompute the committed manifests")
+    parser.add_argument("--check", action="store_true",
+                        help="build nothing; exit with status 1 and name the data sets not prepared yet")
     args = parser.parse_args()
+    if args.check:
+        missing = [name for name in args.names if not (data_root() / name / ".complete").exists()]
+        if missing:
+            print(f"Not prepared yet: {', '.join(missing)}")
+        raise SystemExit(1 if missing else 0)
     for name in args.names:
         if name not in BUILDERS:
             parser.error(f"no data set {name!r} to prepare; choose from {', '.join(BUILDERS)}")
