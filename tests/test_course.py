@@ -93,3 +93,28 @@ def test_gpu_check_on_a_gpu_runs_every_lesson(tmp_path, monkeypatch):
     monkeypatch.setattr(book, "build_book", lambda rows, build: books.append(rows) or build / "book" / "index.html")
     monkeypatch.setattr(sys, "argv", ["course", "--require-gpu", "--build", str(tmp_path / "gpu")])
     assert course.main() == 0 and ran == lessons() and len(books[0]) == len(lessons())
+
+
+def test_every_lesson_has_a_title_and_summary_for_the_book_and_table_cells_are_escaped():
+    import json
+
+    from tlcourse.book import _cell, home_page, lesson_title_and_summary
+    notebooks = {p.stem: json.loads(p.read_text()) for p in lessons()}
+    for stem, notebook in notebooks.items():
+        title, summary = lesson_title_and_summary(notebook)
+        assert title and summary and not title[:2].isdigit(), stem
+    assert _cell("a | b <i>_x_</i> *y*") == "a &#124; b &lt;i&gt;&#95;x&#95;&lt;/i&gt; &#42;y&#42;"
+    rows = [{"lesson": stem, "profile": "smoke", "key metric": "m = 1", "claim ok": stem != "01_what_is_transfer_learning",
+             "error": "it | broke", "claim": "c"} for stem in list(notebooks)[:2]]
+    page = home_page(rows, notebooks)
+    assert page.count("\n| [") == 2 and "**no**: it &#124; broke" in page
+
+
+def test_a_lesson_filter_that_matches_nothing_lists_the_lessons(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from tlcourse import course
+    monkeypatch.setattr(sys, "argv", ["course", "no_such_lesson", "--build", str(tmp_path)])
+    assert course.main() == 2
+    out = capsys.readouterr().out
+    assert "No lesson's file name contains no_such_lesson" in out and "00_setup" in out

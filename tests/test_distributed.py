@@ -54,6 +54,6 @@ def test_features_split_across_two_processes_equal_one_process_and_are_cached_on
     assert split.processes == 2 and split.per_process == [25, 25] and split.every_image_once
     assert split.cache_entries_written == 1 and len(list((tmp_path / "cache").glob("*.pt"))) == 1
     monkeypatch.setenv("TLCOURSE_CACHE", "off")
-    summary = extract_features_split(images_per_class=5, output=tmp_path / "alone.pt")
+    summary = extract_features_split(images_per_class=5, output=tmp_path / "alone.pt", cpu=True)
     assert summary["per_process"] == [50] and summary["cache_entries_written"] == 0
     assert float((split.features - torch.load(tmp_path / "alone.pt")).abs().max()) <= 1e-5  # 0 measured

@@ -27,7 +27,8 @@ def lesson_title_and_summary(notebook: dict) -> tuple[str, str]:
     title = next((line[2:] for line in text.splitlines() if line.startswith("# ")), "")
     title = re.sub(r"^\d\d\s*·\s*", "", title).strip()
     points = re.findall(r"^- (.+(?:\n  .+)*)", text, flags=re.M)
-    summary = re.sub(r"\s+", " ", points[0]).strip().rstrip(";.") if points else ""
+    after = text.split("In this lesson you will", 1)[-1].strip(" *:\n")  # a sentence instead of a list
+    summary = re.sub(r"\s+", " ", points[0] if points else after.split("\n\n")[0]).strip().rstrip(";.,")
     return title, summary
 
 
@@ -49,6 +50,11 @@ def offline_copy(notebook: dict) -> dict:
     return notebook
 
 
+def _cell(text: str) -> str:
+    """Text safe in a Markdown table cell: HTML escaped, no column breaks, no emphasis markers."""
+    return html.escape(str(text)).replace("|", "&#124;").replace("*", "&#42;").replace("_", "&#95;")
+
+
 def home_page(rows: list[dict], lessons: dict[str, dict]) -> str:
     """The book's first page: a table of the lessons with their claims and this build's figures."""
     lines = ["# tlcourse: transfer learning, one measured claim at a time", "",
@@ -59,10 +65,9 @@ def home_page(rows: list[dict], lessons: dict[str, dict]) -> str:
              "| lesson | what it teaches | claim | measured | held |", "|---|---|---|---|---|"]
     for row in rows:
         title, summary = lesson_title_and_summary(lessons[row["lesson"]])
-        claim = html.escape(row.get("claim") or "-").replace("|", "\\|")
-        status = "yes" if row["claim ok"] else f"**no**: {html.escape(row.get('error') or 'see the page')}"
-        lines.append(f"| [{row['lesson'][:2]} · {html.escape(title)}](lessons/{row['lesson']}.ipynb) | "
-                     f"{html.escape(summary)} | {claim} | {html.escape(row['key metric'])} | {status} |")
+        status = "yes" if row["claim ok"] else f"**no**: {_cell(row.get('error') or 'see the page')}"
+        lines.append(f"| [{row['lesson'][:2]} · {_cell(title)}](lessons/{row['lesson']}.ipynb) | {_cell(summary)} | "
+                     f"{_cell(row.get('claim') or '-')} | {_cell(row['key metric'])} | {status} |")
     return "\n".join(lines) + "\n"
 
 
@@ -74,7 +79,9 @@ def mkdocs_config(rows: list[dict], lessons: dict[str, dict], site: Path) -> dic
     return {"site_name": "tlcourse", "site_dir": str(site), "use_directory_urls": False,
             "theme": {"name": "material", "font": False, "features": ["navigation.footer"]},
             "plugins": ["search", {"mkdocs-jupyter": {"execute": False, "include_source": True,
-                                                       "ignore_h1_titles": True}}],
+                                                       "ignore_h1_titles": True,
+                                                       # its cache, else a .cache/ in the working folder
+                                                       "cache_dir": str(site.parent / "book-src" / ".cache")}}],
             "nav": nav}
 
 
@@ -83,7 +90,8 @@ def build_book(rows: list[dict], build: Path) -> Path:
     into build/book; returns its home page."""
     import nbformat
     sources, site = build / "book-src", build / "book"
-    (sources / "docs" / "lessons").mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(sources / "docs", ignore_errors=True)  # the sources of an earlier build (ours, regenerated)
+    (sources / "docs" / "lessons").mkdir(parents=True)
     lessons = {}
     for row in rows:
         notebook = json.loads((build / f"{row['lesson']}.ipynb").read_text())

@@ -52,6 +52,15 @@ def face_detector():
     return MTCNN(keep_all=True, device="cpu")
 
 
+
+def opencv_sample(file: str):
+    """One of OpenCV's sample photos ("messi5.jpg", "baboon.jpg") from Debian's opencv-doc, the package the
+    workbench data set is built from; where it is not installed, an error names the install."""
+    from PIL import Image
+
+    from tlcourse.assets.prepare import _package_file
+    return Image.open(_package_file("workbench", "opencv-doc", file))
+
 def find_faces(pictures: list) -> list[tuple[np.ndarray, np.ndarray]]:
     """Boxes (x0, y0, x1, y1) and probabilities of the faces MTCNN finds in each PIL picture (none: empty)."""
     detector = face_detector()

@@ -197,11 +197,12 @@ def train(dataset: str = "digits", model: str = "efficientnet_lite0", image_size
 
 def extract_features_split(dataset: str = "digits", model: str = "efficientnet_lite0", image_size: int = 48,
                            images_per_class: int | None = 50, domain: str | None = "mnist",
-                           output: Path | None = None) -> dict:
+                           output: Path | None = None, cpu: bool | None = None) -> dict:
     """The frozen body's pooled features of every training image, in this process, which is one of several when
     started by `torchrun`: `split_between_processes` gives each process its share of the images, `gather_object`
     brings the shares to every process, and rank 0 alone writes the features to the feature cache (once) and to
-    `output`. Returns rank 0's summary."""
+    `output`; when the cache holds them already, no process extracts anything. `cpu` (default: unless there is a
+    GPU) keeps the work on the CPU. Returns rank 0's summary."""
     import torch
     from accelerate import Accelerator
     from accelerate.utils import gather_object
@@ -209,15 +210,27 @@ def extract_features_split(dataset: str = "digits", model: str = "efficientnet_l
 
     from tlcourse.assets.models import get_model_spec
     from tlcourse.data import image_dataloaders
-    from tlcourse.feature_cache import cache_folder, cached, module_checksum
+    from tlcourse.feature_cache import cached, entry_path, loader_checksum, module_checksum
     from tlcourse.features import frozen_body, pool
 
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    accelerator = Accelerator(cpu=not torch.cuda.is_available() if cpu is None else cpu)
     dls = image_dataloaders(dataset, image_size, 64, images_per_class, 0, get_model_spec(model).stats, domain,
                             augment=False, device=str(accelerator.device))
     items = list(dls.train_ds.items)
+    if len(items) < accelerator.num_processes:
+        raise ValueError(f"{len(items)} images cannot be shared by {accelerator.num_processes} processes: use more "
+                         "images or fewer processes.")
     fixed = [t for t in dls.valid.after_batch.fs if not isinstance(t, RandTransform)]
     body = frozen_body(model).to(accelerator.device)
+    key = {"what": "pooled body features, split across processes", "body": module_checksum(body),
+           "images": loader_checksum(dls.test_dl(items, with_labels=True, after_batch=fixed)),
+           "device": accelerator.device.type}
+    path = entry_path(key)
+    if path is not None and path.exists():  # the same on every process: all skip the work
+        if accelerator.is_main_process and output:
+            torch.save(cached(key, lambda: {})["features"], output)
+        return {"processes": accelerator.num_processes, "images": len(items), "seconds": 0.0, "per_process": [],
+                "cache_entries_written": 0, "every_image_once": True} if accelerator.is_main_process else {}
     start = time.perf_counter()
     with accelerator.split_between_processes(list(range(len(items)))) as mine:
         loader = dls.test_dl([items[i] for i in mine], with_labels=True, bs=64, after_batch=fixed)
@@ -229,12 +242,8 @@ def extract_features_split(dataset: str = "digits", model: str = "efficientnet_l
         return {}
     order = [i for indices, _ in shares for i in indices]
     everything = torch.cat([share for _, share in shares])[torch.argsort(torch.tensor(order))]
-    folder = cache_folder()
-    before = set(folder.glob("*.pt")) if folder and folder.exists() else set()
-    key = {"what": "pooled body features, split across processes", "body": module_checksum(body),
-           "images": [str(path) for path, _ in items], "image_size": image_size}
-    cached(key, lambda: {"features": everything})
-    written = len(set(folder.glob("*.pt")) - before) if folder else 0
+    cached(key, lambda: {"features": everything})  # rank 0 only: one entry, written once
+    written = int(path is not None and path.exists())
     if output:
         torch.save(everything, output)
     return {"processes": accelerator.num_processes, "images": len(items), "seconds": seconds,
@@ -263,7 +272,8 @@ def _run(command: list[str], environment: dict, timeout: float, processes: int) 
             process.communicate()
             if isinstance(error, subprocess.TimeoutExpired):
                 raise RuntimeError(f"The {processes}-process run did not finish within {timeout:.0f} s and was "
-                                   f"stopped: give `launch` a larger `timeout`, or fewer seeds or epochs.") from None
+                                   f"stopped: give it a larger `timeout`, or less work (seeds, epochs, images).") \
+                    from None
             raise
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
@@ -299,9 +309,8 @@ def launch_features(processes: int = 1, cpu: bool | None = None, timeout: float 
             environment["TLCOURSE_CACHE"] = str(cache)
         finished = _run(runner + arguments, environment, timeout, processes)
         if finished.returncode or not result.exists():
-            lines = [line for line in finished.stderr.splitlines() if line.strip()] or ["no output"]
             raise RuntimeError(f"The {processes}-process feature extraction failed (exit status "
-                               f"{finished.returncode}): {lines[-1].strip()}")
+                               f"{finished.returncode}): {_worker_error(finished.stderr)}")
         return FeatureRun(**json.loads(result.read_text()), features=torch.load(output))
 
 
@@ -351,11 +360,16 @@ def launch(processes: int = 1, seeds=(0,), cpu: bool | None = None, timeout: flo
         if options.get("stop_after") and finished.returncode and epochs_done(checkpoints) == options["stop_after"]:
             return [DistributedRun(processes, seeds[0], None, seconds, GLOBAL_BATCH // processes, epochs_done(checkpoints),
                                    stopped=True)]
-        lines = [line for line in finished.stderr.splitlines() if line.strip()]
-        errors = [line for line in lines if re.search(r"\w(Error|Exception): ", line) and "ChildFailedError" not in line]
-        crashes = [line for line in lines if re.search(r"terminate called|Signal \d+", line)]
-        error = (errors or crashes or lines or ["no output"])[-1]  # a worker's own error before torchrun's signals
-        raise RuntimeError(f"The {processes}-process run failed (exit status {finished.returncode}): {error.strip()}")
+        raise RuntimeError(f"The {processes}-process run failed (exit status {finished.returncode}): "
+                           f"{_worker_error(finished.stderr)}")
+
+
+def _worker_error(stderr: str) -> str:
+    """The line of a failed run's output that says why: a worker's own error before torchrun's signals."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if re.search(r"\w(Error|Exception): ", line) and "ChildFailedError" not in line]
+    crashes = [line for line in lines if re.search(r"terminate called|Signal \d+", line)]
+    return (errors or crashes or lines or ["no output"])[-1].strip()
 
 
 def main(argv: list[str] | None = None) -> None:

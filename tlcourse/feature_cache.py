@@ -79,15 +79,22 @@ def loader_checksum(loader) -> str:
     return digest.hexdigest()
 
 
+def entry_path(key: dict) -> Path | None:
+    """The file that holds (or would hold) the entry for `key`; None with the cache off."""
+    folder = cache_folder()
+    if folder is None:
+        return None
+    name = hashlib.sha256(json.dumps({**key, "torch": str(torch.__version__)}, sort_keys=True).encode()).hexdigest()
+    return folder / f"{name[:32]}.pt"
+
+
 def cached(key: dict, compute: Callable[[], dict]) -> dict:
     """The entry for `key` (a dict of strings and numbers), or `compute()`'s dict of tensors and numbers,
     stored under that key first. With the cache off, always `compute()`."""
-    folder = cache_folder()
-    if folder is None:
+    path = entry_path(key)
+    if path is None:
         return compute()
     key = {**key, "torch": str(torch.__version__)}
-    name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
-    path = folder / f"{name}.pt"
     if path.exists():
         try:
             entry = torch.load(path, weights_only=True)
@@ -96,7 +103,7 @@ def cached(key: dict, compute: Callable[[], dict]) -> dict:
         except Exception:  # noqa: BLE001  a damaged entry fails in many ways; it is computed again below
             pass  # (tests count the body's runs, so an entry that never loads would not go unnoticed)
     value = compute()
-    folder.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
     torch.save({"key": key, "value": value}, partial)
     os.replace(partial, path)  # readers see a whole entry or none
