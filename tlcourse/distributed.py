@@ -257,6 +257,17 @@ def gpus_for(processes: int) -> bool:
     return torch.cuda.device_count() >= processes
 
 
+def _program(processes: int, cpu: bool | None) -> tuple[list[str], dict]:
+    """How to start this module on `processes` processes (`torchrun` when more than one), and its environment:
+    one thread per process unless set, and no GPU when `cpu` (default: unless there is a GPU per process)."""
+    runner = [sys.executable] if processes == 1 else \
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+    environment = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    if cpu if cpu is not None else not gpus_for(processes):
+        environment["CUDA_VISIBLE_DEVICES"] = ""
+    return runner, environment
+
+
 def _run(command: list[str], environment: dict, timeout: float, processes: int) -> subprocess.CompletedProcess:
     """Run `command` in its own process group; past `timeout` seconds, or when interrupted, stop the whole group
     (torchrun's workers too)."""
@@ -300,11 +311,7 @@ def launch_features(processes: int = 1, cpu: bool | None = None, timeout: float 
         result, output = Path(scratch) / "result.json", Path(scratch) / "features.pt"
         arguments = ["-m", "tlcourse.distributed", "--features", "--result", str(result), "--features-file",
                      str(output), "--images-per-class", str(images_per_class or 0)]
-        runner = [sys.executable] if processes == 1 else \
-            [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
-        environment = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-        if cpu if cpu is not None else not gpus_for(processes):
-            environment["CUDA_VISIBLE_DEVICES"] = ""
+        runner, environment = _program(processes, cpu)
         if cache:
             environment["TLCOURSE_CACHE"] = str(cache)
         finished = _run(runner + arguments, environment, timeout, processes)
@@ -347,11 +354,7 @@ def launch(processes: int = 1, seeds=(0,), cpu: bool | None = None, timeout: flo
                 arguments.append(f"--{name.replace('_', '-')}")
             elif value is not None and value is not False:
                 arguments += [f"--{name.replace('_', '-')}", str(value)]
-        runner = [sys.executable] if processes == 1 else \
-            [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
-        environment = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-        if cpu if cpu is not None else not gpus_for(processes):
-            environment["CUDA_VISIBLE_DEVICES"] = ""
+        runner, environment = _program(processes, cpu)
         start = time.perf_counter()
         finished = _run(runner + arguments, environment, timeout, processes)
         seconds = time.perf_counter() - start

@@ -8,13 +8,13 @@ estimate on frozen features, no fine-tuning), `train_photo_classifier` (lesson 0
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from tlcourse.assets.models import get_model_spec
+from tlcourse.assets.network import sha256_of
 from tlcourse.data import IMAGE_SUFFIXES, image_dataloaders, image_files, resolve_folder
 from tlcourse.errors import DataError
 from tlcourse.profiles import active_profile
@@ -86,7 +86,7 @@ def check_photos(source: str | Path) -> PhotoCheck:
     seen: dict[str, Path] = {}
     duplicates = []
     for path in files:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = sha256_of(path)
         if digest in seen:
             duplicates.append((path, seen[digest]))
         else:
