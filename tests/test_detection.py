@@ -92,7 +92,7 @@ def test_bad_names_are_refused_with_the_choices():
 def test_the_ready_made_detector_finds_the_astronaut_s_face_and_none_on_the_mandrill(needs_debian):
     needs_debian("opencv-doc")
     from skimage import data as skimage_data
-    mandrill = Image.open("/usr/share/doc/opencv-doc/examples/data/baboon.jpg")
+    mandrill = detection.opencv_sample("baboon.jpg")
     (boxes, probabilities), (none, _) = detection.find_faces([Image.fromarray(skimage_data.astronaut()), mandrill])
     assert len(boxes) == 1 and probabilities[0] > 0.99 and len(none) == 0
     x0, y0, x1, y1 = boxes[0]

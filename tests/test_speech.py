@@ -216,14 +216,14 @@ def test_a_single_digit_is_right_only_as_its_word_or_numeral():
 def test_another_espeak_build_still_gives_clips_and_says_so(tmp_path, monkeypatch, capsys, needs_debian):
     needs_debian("espeak-ng")
     rows = prepare.read_manifest("spoken_digits")[:3]
-    monkeypatch.setattr(prepare, "_installed_debian_version", lambda package: "1.50-3ubuntu1")
-    real = prepare._synthesise
-    monkeypatch.setattr(prepare, "_synthesise", lambda arguments, dest: real(["-a", "90", *arguments], dest))
-    prepare._write_spoken_digits(rows, tmp_path)  # other bytes than the manifest's, yet no error
+    command, environment, _ = prepare._espeak()
+    louder = [*command, "-a", "90"]  # another build: other bytes than the manifest's
+    monkeypatch.setattr(prepare, "_espeak", lambda: (louder, environment, False))
+    prepare._write_spoken_digits(rows, tmp_path)  # yet no error
     assert all((tmp_path / r["file"]).is_file() for r in rows)
-    assert "1.50-3ubuntu1, not the 1.51" in capsys.readouterr().out
-    monkeypatch.setattr(prepare, "_installed_debian_version", lambda package: "1.51+dfsg-10+deb12u2")
-    with pytest.raises(MissingAsset, match="reinstall it"):
+    assert "not Debian's espeak-ng 1.51+dfsg-10+deb12u2" in capsys.readouterr().out
+    monkeypatch.setattr(prepare, "_espeak", lambda: (louder, environment, True))  # the pinned build must match
+    with pytest.raises(MissingAsset, match="differs from the manifest.*run `make data`"):
         prepare._write_spoken_digits(rows, tmp_path)
 
 

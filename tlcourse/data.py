@@ -19,7 +19,7 @@ _NOTICES_SHOWN: set[str] = set()  # data sets whose notice (e.g. a restrictive l
 
 
 def dataset_path(name: str) -> Path:
-    """Folder of a registry data set: its prepared copy, else built from installed packages, else downloaded."""
+    """Folder of a registry data set: its prepared copy, else built from pinned package files, else downloaded."""
     spec = get_dataset_spec(name)
     if spec.notice and name not in _NOTICES_SHOWN:
         print(spec.notice)

